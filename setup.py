@@ -32,5 +32,10 @@ setuptools.setup(
         'importlib_resources>=6',
         'dill>=0.3.8',
     ],
-    extras_require={'test': ['pytest>=8,<10']},
+    extras_require={
+        'test': ['pytest>=8,<10'],
+        # TFDS 4.9.10's `tfds` command imports Apache Beam and mlcroissant even for
+        # `tfds build`; the library itself needs neither.
+        'tfds-cli': ['apache-beam>=2.60,<3', 'mlcroissant>=1.0,<2'],
+    },
 )

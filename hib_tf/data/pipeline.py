@@ -2,16 +2,19 @@
 
 Every pair of images in a batch is a training pair, and matching pairs are rare among random
 images (1 in 70 for 2 digits, 1 in 700 for 3). So each batch mixes two streams (SPEC.md
-section 4): one of random images, and one of `classes_per_batch` classes with
-`images_per_class` images each, which alone guarantees
-classes_per_batch * C(images_per_class, 2) positive pairs (96 by default). The two halves are
-shuffled together, then each digit is occluded with probability 0.2, drawn afresh for every
-batch, and images are scaled to [0, 1].
+section 4): random images, and `classes_per_batch` distinct classes with `images_per_class`
+distinct images each, which alone guarantees
+classes_per_batch * C(images_per_class, 2) positive pairs (96 by default). The two are
+shuffled together, each digit is occluded with probability 0.2, drawn afresh for every batch,
+and images are scaled to [0, 1].
 
-Randomness comes from `seed` only: shuffles are seeded and occlusion uses stateless seeds
-(seed, batch index), so the same seed and the same input give the same batches.
+The split is decoded into memory once (100k 2-digit images take ~160 MB) and each batch is
+drawn by index with stateless seeds (seed, step). Batch t therefore depends only on (seed, t):
+the pipeline is deterministic, a resumed run continues with exactly the batches it would have
+had (`start_step`), and no per-image tf.data work limits throughput.
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -24,6 +27,8 @@ DEFAULT_OCCLUSION_PROBABILITY = 0.2
 def load_split(digits=2, gap='number', split='train', *, data_dir=None, manual_dir=None):
   """The `n_digit_mnist` split as a tf.data.Dataset of example dicts, built if needed.
 
+  The corrupt twin is left encoded: training draws its own occlusion.
+
   Args:
     digits: 2 or 3 (the official standard configs).
     gap: 'number' or 'instance'.
@@ -34,65 +39,92 @@ def load_split(digits=2, gap='number', split='train', *, data_dir=None, manual_d
   download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   return tfds.load(f'n_digit_mnist/{digits}digit_{gap}', split=split, data_dir=data_dir,
                    shuffle_files=False,
+                   decoders={'image_corrupt': tfds.decode.SkipDecoding()},
                    download_and_prepare_kwargs={'download_config': download_config})
+
+
+def load_into_memory(examples):
+  """(uint8 [M, 28, 28N, 1] images, int64 [M] labels) of a dataset of example dicts."""
+  pairs = examples.map(lambda example: (example['image'], example['label']),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  images, labels = [], []
+  for image_batch, label_batch in pairs.batch(8192).prefetch(2):
+    images.append(image_batch.numpy())
+    labels.append(label_batch.numpy())
+  if not images:
+    raise ValueError('The training split is empty.')
+  return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+
+
+def class_members(labels, min_count):
+  """Indices of each class's examples, for classes with at least `min_count` of them.
+
+  Returns:
+    int64 [classes, max_count] example indices, padded with -1.
+  """
+  classes, counts = np.unique(labels, return_counts=True)
+  classes = classes[counts >= min_count]
+  members = [np.flatnonzero(labels == label) for label in classes]
+  table = np.full((len(members), max((len(m) for m in members), default=0)), -1, np.int64)
+  for row, indices in enumerate(members):
+    table[row, :len(indices)] = indices
+  return table
 
 
 def training_batches(examples, *, batch_size=DEFAULT_BATCH_SIZE, classes_per_batch=16,
                      images_per_class=4,
                      occlusion_probability=DEFAULT_OCCLUSION_PROBABILITY, seed=0,
-                     shuffle_buffer=10_000, cache=True):
-  """An endless dataset of training batches.
+                     start_step=0):
+  """An endless dataset of training batches; see the module docstring.
 
   Args:
     examples: tf.data.Dataset of dicts with 'image' (uint8 [28, 28N, 1]) and 'label'.
     batch_size: images per batch; must exceed classes_per_batch * images_per_class, the
-      class-balanced half (the rest are random images).
+      class-balanced part (the rest are random images).
     classes_per_batch, images_per_class: shape of the class-balanced stream.
     occlusion_probability: chance that each digit is occluded, per use of the image.
     seed: int; the same seed gives the same batches.
-    shuffle_buffer: shuffle buffer of each stream, in images.
-    cache: keep decoded images in memory after the first pass (100k images of 2 digits
-      take ~160 MB), so PNG decoding is paid once.
+    start_step: index of the first batch, to resume a run where it stopped.
 
   Returns:
     tf.data.Dataset of (images float32 [batch_size, 28, 28N, 1] in [0, 1],
     labels int64 [batch_size]), prefetched.
+
+  Raises:
+    ValueError: if the stream sizes do not fit the batch or the split has too few classes
+      with `images_per_class` examples.
   """
   grouped_size = classes_per_batch * images_per_class
   if not 0 < grouped_size < batch_size:
     raise ValueError(
         f'classes_per_batch * images_per_class = {grouped_size} must be positive and '
         f'smaller than batch_size = {batch_size}.')
-  pairs = examples.map(lambda example: (example['image'], example['label']),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if cache:
-    pairs = pairs.cache()
+  images, labels = load_into_memory(examples)
+  members = class_members(labels, images_per_class)
+  if len(members) < classes_per_batch:
+    raise ValueError(
+        f'The split has {len(members)} classes with at least {images_per_class} images; '
+        f'classes_per_batch = {classes_per_batch} needs more. Lower classes_per_batch.')
+  images, labels, members = (tf.constant(images), tf.constant(labels), tf.constant(members))
 
-  def shuffled(stream_seed):
-    return pairs.shuffle(shuffle_buffer, seed=stream_seed,
-                         reshuffle_each_iteration=True).repeat()
+  def batch_at(step):
+    seeds = tf.random.experimental.stateless_split(
+        tf.stack([tf.constant(seed, tf.int64), step]), num=5)
+    random_ids = tf.random.stateless_uniform(
+        [batch_size - grouped_size], seeds[0], minval=0, maxval=tf.shape(labels, tf.int64)[0],
+        dtype=tf.int64)
+    # Top-k of uniform keys is a uniform draw without replacement.
+    classes = tf.math.top_k(tf.random.stateless_uniform([tf.shape(members)[0]], seeds[1]),
+                            classes_per_batch).indices
+    candidates = tf.gather(members, classes)  # [classes_per_batch, max_count]
+    keys = tf.random.stateless_uniform(tf.shape(candidates), seeds[2])
+    picks = tf.math.top_k(tf.where(candidates >= 0, keys, -1.0), images_per_class).indices
+    grouped_ids = tf.reshape(tf.gather(candidates, picks, batch_dims=1), [-1])
+    ids = tf.random.experimental.stateless_shuffle(
+        tf.concat([random_ids, grouped_ids], 0), seeds[3])
+    batch, _ = occlusion.occlude(tf.gather(images, ids), seeds[4], occlusion_probability)
+    return tf.cast(batch, tf.float32) / 255.0, tf.gather(labels, ids)
 
-  random_images = shuffled(seed * 2).batch(batch_size - grouped_size, drop_remainder=True)
-  same_class = shuffled(seed * 2 + 1).group_by_window(
-      key_func=lambda image, label: tf.cast(label, tf.int64),
-      reduce_func=lambda key, window: window.batch(images_per_class, drop_remainder=True),
-      window_size=images_per_class)
-  same_class = same_class.batch(classes_per_batch, drop_remainder=True).map(
-      lambda images, labels: (tf.reshape(images, [grouped_size, *images.shape[2:]]),
-                              tf.reshape(labels, [grouped_size])))
-
-  def combine(batch_index, streams):
-    (images_a, labels_a), (images_b, labels_b) = streams
-    batch_seed = tf.stack([tf.cast(seed, tf.int64), batch_index])
-    order = tf.random.experimental.stateless_shuffle(
-        tf.range(batch_size), seed=batch_seed)
-    images = tf.gather(tf.concat([images_a, images_b], 0), order)
-    labels = tf.gather(tf.concat([labels_a, labels_b], 0), order)
-    images, _ = occlusion.occlude(
-        images, tf.random.experimental.stateless_fold_in(batch_seed, 1),
-        occlusion_probability)
-    return tf.cast(images, tf.float32) / 255.0, tf.cast(labels, tf.int64)
-
-  batches = tf.data.Dataset.zip(random_images, same_class).enumerate()
-  return batches.map(combine, num_parallel_calls=tf.data.AUTOTUNE,
-                     deterministic=True).prefetch(tf.data.AUTOTUNE)
+  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  return steps.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE,
+                   deterministic=True).prefetch(tf.data.AUTOTUNE)
