@@ -1,4 +1,4 @@
-"""Export a trained :class:`~hib_tf.model.HIBModel` as a SavedModel that serves with plain TensorFlow.
+"""Export a trained :class:`~hib_tf.model.HIBModel` as a SavedModel served by plain TensorFlow.
 
 The SavedModel holds explicit endpoints returning dicts of tensors (no TFP objects, no hib_tf
 code), so ``tf.saved_model.load`` alone serves it::
@@ -26,8 +26,6 @@ score is deterministic: the same images always get the same score.
 """
 
 import tensorflow as tf
-
-from hib_tf import losses
 
 IMAGE_HEIGHT = 28
 
@@ -78,7 +76,7 @@ def export_saved_model(model, export_dir, digits, seed=0):
     """
     model(tf.zeros([1, IMAGE_HEIGHT, IMAGE_HEIGHT * digits, 1]))  # Builds an unbuilt model.
     module = tf.Module(name="hib_serving")
-    module.model_variables = list(model.variables)
+    module.model_weights = list(model.weights)
     module.a = tf.Variable(model.a, trainable=False, name="a")
     module.b = tf.Variable(tf.convert_to_tensor(model.b), trainable=False, name="b")
     module.digits = tf.Variable(digits, trainable=False, name="digits")

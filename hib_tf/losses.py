@@ -73,7 +73,8 @@ def stratified_samples(mixture_logits, means, stddevs, num_samples, noise=None, 
       stddevs: float32 [B, C, D], >= 0.
       num_samples: int K, divisible by C.
       noise: optional float32 [B, K, D] standard normal draws, for tests; overrides ``seed``.
-      seed: int32 [2] stateless seed, used when ``noise`` is None.
+      seed: int32 or int64 [2] stateless seed, used when ``noise`` is None. The Philox
+        algorithm is fixed so that XLA and non-XLA runs draw the same noise.
 
     Returns:
       ``(samples, log_weights)``: float32 [B, K, D] and float32 [B, K]; the weights
@@ -93,7 +94,7 @@ def stratified_samples(mixture_logits, means, stddevs, num_samples, noise=None, 
         if seed is None:
             raise ValueError("Pass either noise or seed to stratified_samples.")
         shape = tf.stack([tf.shape(means)[0], num_samples, tf.shape(means)[2]])
-        noise = tf.random.stateless_normal(shape, seed=seed, dtype=means.dtype)
+        noise = tf.random.stateless_normal(shape, seed=seed, dtype=means.dtype, alg="philox")
     locs = tf.repeat(means, per_component, axis=1)
     scales = tf.repeat(stddevs, per_component, axis=1)
     log_weights = tf.nn.log_softmax(mixture_logits, axis=-1) - math.log(per_component)

@@ -114,6 +114,26 @@ def test_uncertainty_is_repeatable_for_a_seed():
     assert not np.array_equal(first, model.uncertainty(images, seed=[3, 5]))
 
 
+def test_training_noise_depends_only_on_seed_and_step():
+    images, labels = _images(8), np.array([0, 1] * 4)
+
+    def train(seed, weights):
+        model = HIBModel(dim=2, num_components=2, seed=seed, **SMALL)
+        model(images[:1])
+        model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        for _ in range(3):
+            model.train_on_batch(images, labels)
+        return model.get_weights()
+
+    initial = HIBModel(dim=2, num_components=2, **SMALL)
+    initial(images[:1])
+    first, again, other = (train(seed, initial.get_weights()) for seed in (5, 5, 6))
+    for x, y in zip(first, again):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
+    assert not all(np.allclose(x, y) for x, y in zip(first, other))
+
+
 def test_mixed_bfloat16_keeps_embedding_and_loss_in_float32():
     model = HIBModel(dim=2, num_components=2, dtype="mixed_bfloat16", **SMALL)
     embedding = model(_images(2))

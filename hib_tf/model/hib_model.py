@@ -135,7 +135,7 @@ class HIBModel(keras.Model):
         Returns:
           float32 [B] in [0, 1].
         """
-        seed1, seed2 = tf.unstack(tf.random.split(self._eval_seed(seed), 2))
+        seed1, seed2 = tf.unstack(tf.random.split(self._eval_seed(seed), 2, alg="philox"))
         samples1 = self.samples(self(images1), seed1)
         samples2 = self.samples(self(images2), seed2)
         return tf.exp(losses.log_match_probability(*samples1, *samples2, self.a, self.b))
@@ -154,7 +154,7 @@ class HIBModel(keras.Model):
         Returns:
           float32 [B] in [0, 1].
         """
-        seed1, seed2 = tf.unstack(tf.random.split(self._eval_seed(seed), 2))
+        seed1, seed2 = tf.unstack(tf.random.split(self._eval_seed(seed), 2, alg="philox"))
         embedding = self(images)
         log_p = losses.log_match_probability(
             *self.samples(embedding, seed1), *self.samples(embedding, seed2), self.a, self.b
