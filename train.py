@@ -2,5 +2,5 @@
 
 from hib_tf.training.cli import main
 
-if __name__ == '__main__':
-  main()
+if __name__ == "__main__":
+    main()

@@ -60,8 +60,9 @@ def main():
     for (kind, execution, precision), model in variants.items():
         model(images[:1])
         model.set_weights(variants[kind, "graph", "float32"].get_weights())
-        losses[kind, execution, precision] = model.test_on_batch(images, labels,
-                                                                 return_dict=True)["loss"]
+        losses[kind, execution, precision] = model.test_on_batch(images, labels, return_dict=True)[
+            "loss"
+        ]
     for model in variants.values():
         for _ in range(args.warmup):
             model.train_on_batch(images, labels)
@@ -75,19 +76,25 @@ def main():
             variants[name].train_on_batch(images, labels)
             times[name].append(time.perf_counter() - start)
 
-    print(f"Batch {args.batch}, {args.digits}-digit images, D = {args.dim}, K = {args.samples}; "
-          f"TF {tf.__version__}, Keras {keras.__version__}, {platform.processor() or 'CPU'}, "
-          f"{args.steps} interleaved timed steps per variant after {args.warmup} untimed.\n")
-    print("| model | execution | precision | ms/step (median) | vs point | "
-          "vs graph float32 | eval loss - graph float32 loss |")
+    print(
+        f"Batch {args.batch}, {args.digits}-digit images, D = {args.dim}, K = {args.samples}; "
+        f"TF {tf.__version__}, Keras {keras.__version__}, {platform.processor() or 'CPU'}, "
+        f"{args.steps} interleaved timed steps per variant after {args.warmup} untimed.\n"
+    )
+    print(
+        "| model | execution | precision | ms/step (median) | vs point | "
+        "vs graph float32 | eval loss - graph float32 loss |"
+    )
     print("|---|---|---|---|---|---|---|")
     median = {name: 1e3 * statistics.median(values) for name, values in times.items()}
     for kind, execution, precision in names:
         ms = median[kind, execution, precision]
-        print(f"| {kind} | {execution} | {precision} | {ms:.1f} | "
-              f"{ms / median['point', execution, precision]:.2f} | "
-              f"{ms / median[kind, 'graph', 'float32']:.2f} | "
-              f"{losses[kind, execution, precision] - losses[kind, 'graph', 'float32']:+.1e} |")
+        print(
+            f"| {kind} | {execution} | {precision} | {ms:.1f} | "
+            f"{ms / median['point', execution, precision]:.2f} | "
+            f"{ms / median[kind, 'graph', 'float32']:.2f} | "
+            f"{losses[kind, execution, precision] - losses[kind, 'graph', 'float32']:+.1e} |"
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ dataset (`n_digit_mnist`) -> `hib_tf.data` (sources, occlusion, pipeline) -> `hi
 (encoder, heads, HIBModel) -> `hib_tf.losses` -> `hib_tf.training` -> `hib_tf.export`.
 """
 
-import n_digit_mnist  # Registers the TFDS dataset.  pylint: disable=unused-import
+import n_digit_mnist  # noqa: F401  (registers the TFDS dataset)
 
 from hib_tf import data
 from hib_tf import losses
@@ -16,5 +16,13 @@ from hib_tf.model import HIBModel
 from hib_tf.model import PointHead
 from hib_tf.model import mixture_from_params
 
-__all__ = ['ConvStump', 'HIBModel', 'HedgedHead', 'PointHead', 'data', 'export_saved_model',
-           'losses', 'mixture_from_params']
+__all__ = [
+    "ConvStump",
+    "HIBModel",
+    "HedgedHead",
+    "PointHead",
+    "data",
+    "export_saved_model",
+    "losses",
+    "mixture_from_params",
+]

@@ -47,10 +47,14 @@ def _checked_float_images(images, digits):
         lambda: tf.reduce_all(tf.equal(shape[1:], [IMAGE_HEIGHT, width, 1])),
         lambda: tf.constant(False),
     )
-    check = tf.debugging.Assert(has_expected_shape, [
-        f"images must have shape [B, {IMAGE_HEIGHT}, {width}, 1] "
-        f"([B, 28, 28N, 1] with N = {digits} digits, one channel); got shape", shape,
-    ])
+    check = tf.debugging.Assert(
+        has_expected_shape,
+        [
+            f"images must have shape [B, {IMAGE_HEIGHT}, {width}, 1] "
+            f"([B, 28, 28N, 1] with N = {digits} digits, one channel); got shape",
+            shape,
+        ],
+    )
     # Reshape to a target computed from the check, not a constant: shape inference in a caller's
     # graph then cannot reject a wrong shape before the check has given its message.
     target = tf.where(has_expected_shape, [-1, IMAGE_HEIGHT, width, 1], -1)
@@ -81,10 +85,12 @@ def export_saved_model(model, export_dir, digits, seed=0):
     module.b = tf.Variable(tf.convert_to_tensor(model.b), trainable=False, name="b")
     module.digits = tf.Variable(digits, trainable=False, name="digits")
     module.dim = tf.Variable(model.dim, trainable=False, name="dim")
-    module.num_components = tf.Variable(model.num_components, trainable=False,
-                                        name="num_components")
-    module.num_samples = tf.Variable(1 if model.point else model.num_samples, trainable=False,
-                                     name="num_samples")
+    module.num_components = tf.Variable(
+        model.num_components, trainable=False, name="num_components"
+    )
+    module.num_samples = tf.Variable(
+        1 if model.point else model.num_samples, trainable=False, name="num_samples"
+    )
     module.point = tf.Variable(model.point, trainable=False, name="point")
     module.seed = tf.Variable([seed, -1], dtype=tf.int64, trainable=False, name="seed")
 
@@ -100,20 +106,25 @@ def export_saved_model(model, export_dir, digits, seed=0):
     @tf.function
     def match_probability(images1, images2):
         probability = model.match_probability(
-            _checked_float_images(images1, digits), _checked_float_images(images2, digits),
+            _checked_float_images(images1, digits),
+            _checked_float_images(images2, digits),
             seed=module.seed,
         )
         return {"match_probability": probability}
 
     @tf.function
     def uncertainty(images):
-        return {"uncertainty": model.uncertainty(_checked_float_images(images, digits),
-                                                 seed=module.seed)}
+        return {
+            "uncertainty": model.uncertainty(
+                _checked_float_images(images, digits), seed=module.seed
+            )
+        }
 
     @tf.function(input_signature=[])
     def metadata():
         return {
-            "a": tf.convert_to_tensor(module.a), "b": tf.convert_to_tensor(module.b),
+            "a": tf.convert_to_tensor(module.a),
+            "b": tf.convert_to_tensor(module.b),
             "digits": tf.convert_to_tensor(module.digits),
             "dim": tf.convert_to_tensor(module.dim),
             "num_components": tf.convert_to_tensor(module.num_components),
@@ -136,7 +147,8 @@ def export_saved_model(model, export_dir, digits, seed=0):
     module.uncertainty = uncertainty
     module.metadata = metadata
     tf.saved_model.save(
-        module, export_dir,
+        module,
+        export_dir,
         signatures={
             **signatures,
             "serving_default": signatures["embed"],

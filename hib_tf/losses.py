@@ -169,8 +169,14 @@ def batch_pair_nll(samples, log_weights, labels, a, b, loss_form=LOG_OF_MEAN):
     """
     is_match = tf.equal(labels[:, None], labels[None, :])
     log_likelihood = log_match_likelihood(
-        samples[:, None], log_weights[:, None], samples[None, :], log_weights[None, :],
-        a, b, is_match, loss_form,
+        samples[:, None],
+        log_weights[:, None],
+        samples[None, :],
+        log_weights[None, :],
+        a,
+        b,
+        is_match,
+        loss_form,
     )
     batch_size = tf.shape(labels)[0]
     upper = tf.linalg.band_part(tf.ones([batch_size, batch_size]), 0, -1) - tf.eye(batch_size)
@@ -213,8 +219,16 @@ def kl_to_standard_normal(mixture_logits, means, stddevs):
 
 
 def hib_loss(
-    embedding, labels, a, b, num_samples=8, beta=1e-4, loss_form=LOG_OF_MEAN, point=False,
-    noise=None, seed=None,
+    embedding,
+    labels,
+    a,
+    b,
+    num_samples=8,
+    beta=1e-4,
+    loss_form=LOG_OF_MEAN,
+    point=False,
+    noise=None,
+    seed=None,
 ):
     """The HIB training loss of a batch (paper equation 8, every in-batch pair a training pair).
 

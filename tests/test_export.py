@@ -80,13 +80,25 @@ def exports(tmp_path_factory):
     models = {name: _export(name, tmp) for name in MODELS}
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    args = [str(tmp / f"{name}{suffix}") for name in MODELS
-            for suffix in ("", "_inputs.npz", "_outputs.npz")]
-    with subprocess.Popen([cli, "show", "--dir", str(tmp / "mog2"), "--all"], env=env,
-                          text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL) as shown:
-        subprocess.run([sys.executable, "-c", LOAD_SCRIPT, *args], cwd=tmp, env=env,
-                       check=True, capture_output=True)
+    args = [
+        str(tmp / f"{name}{suffix}")
+        for name in MODELS
+        for suffix in ("", "_inputs.npz", "_outputs.npz")
+    ]
+    with subprocess.Popen(
+        [cli, "show", "--dir", str(tmp / "mog2"), "--all"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as shown:
+        subprocess.run(
+            [sys.executable, "-c", LOAD_SCRIPT, *args],
+            cwd=tmp,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         listed = shown.communicate()[0]
     assert shown.returncode == 0
     return {
@@ -122,8 +134,9 @@ def test_embed_matches_the_model_for_float_and_uint8_images(exported):
     for key, value in expected.items():
         np.testing.assert_allclose(outputs[f"embed/{key}"], value, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(outputs[f"signature/{key}"], value, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(outputs[f"uint8/{key}"], expected_uint8[key], rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            outputs[f"uint8/{key}"], expected_uint8[key], rtol=1e-5, atol=1e-6
+        )
     assert outputs["embed/means"].shape == (5, model.num_components, 3)
     if model.point:
         np.testing.assert_array_equal(outputs["embed/stddevs"], 0.0)
@@ -132,11 +145,13 @@ def test_embed_matches_the_model_for_float_and_uint8_images(exported):
 def test_monte_carlo_endpoints_match_the_model(exported):
     model, inputs, outputs = exported
     seed = tf.constant([SEED, -1])
-    np.testing.assert_allclose(outputs["uncertainty"],
-                               model.uncertainty(inputs["images"], seed=seed), rtol=1e-5)
+    np.testing.assert_allclose(
+        outputs["uncertainty"], model.uncertainty(inputs["images"], seed=seed), rtol=1e-5
+    )
     np.testing.assert_allclose(
         outputs["match_probability"],
-        model.match_probability(inputs["images"], inputs["others"], seed=seed), rtol=1e-5,
+        model.match_probability(inputs["images"], inputs["others"], seed=seed),
+        rtol=1e-5,
     )
 
 

@@ -28,24 +28,29 @@ def _np_samples(mixture_logits, means, stddevs, noise, num_samples, point):
             continue
         weights = np.exp(mixture_logits[i]) / np.exp(mixture_logits[i]).sum()
         per_component = num_samples // num_components
-        out.append([
-            (weights[k // per_component] / per_component,
-             means[i, k // per_component] + stddevs[i, k // per_component] * noise[i, k])
-            for k in range(num_samples)
-        ])
+        out.append(
+            [
+                (
+                    weights[k // per_component] / per_component,
+                    means[i, k // per_component] + stddevs[i, k // per_component] * noise[i, k],
+                )
+                for k in range(num_samples)
+            ]
+        )
     return out
 
 
 def _np_kl(mixture_logits, means, stddevs):
     weights = np.exp(mixture_logits) / np.exp(mixture_logits).sum()
     return sum(
-        w * 0.5 * np.sum(s ** 2 + m ** 2 - 1.0 - 2.0 * np.log(s))
+        w * 0.5 * np.sum(s**2 + m**2 - 1.0 - 2.0 * np.log(s))
         for w, m, s in zip(weights, means, stddevs)
     )
 
 
-def naive_hib_loss(mixture_logits, means, stddevs, noise, labels, a, b, num_samples, beta,
-                   loss_form, point):
+def naive_hib_loss(
+    mixture_logits, means, stddevs, noise, labels, a, b, num_samples, beta, loss_form, point
+):
     """Paper equation 8 with every in-batch pair i < j, written with plain loops."""
     samples = _np_samples(mixture_logits, means, stddevs, noise, num_samples, point)
     pair_losses, pair_nlls = [], []
@@ -54,14 +59,21 @@ def naive_hib_loss(mixture_logits, means, stddevs, noise, labels, a, b, num_samp
             sign = 1.0 if labels[i] == labels[j] else -1.0
             terms = [
                 (wi * wj, sign * (b - a * np.linalg.norm(zi - zj)))
-                for wi, zi in samples[i] for wj, zj in samples[j]
+                for wi, zi in samples[i]
+                for wj, zj in samples[j]
             ]
             if loss_form == losses.LOG_OF_MEAN:
                 log_likelihood = np.log(sum(w / (1.0 + np.exp(-t)) for w, t in terms))
             else:
                 log_likelihood = sum(w * _np_log_sigmoid(t) for w, t in terms)
-            kl = 0.0 if point else (_np_kl(mixture_logits[i], means[i], stddevs[i])
-                                    + _np_kl(mixture_logits[j], means[j], stddevs[j]))
+            kl = (
+                0.0
+                if point
+                else (
+                    _np_kl(mixture_logits[i], means[i], stddevs[i])
+                    + _np_kl(mixture_logits[j], means[j], stddevs[j])
+                )
+            )
             pair_nlls.append(-log_likelihood)
             pair_losses.append(-log_likelihood + beta * kl)
     return np.mean(pair_losses), np.mean(pair_nlls)
@@ -95,12 +107,26 @@ def test_hib_loss_matches_naive_loops(case, loss_form):
     noise = rng.normal(size=(BATCH, SAMPLES, DIM)).astype(np.float32)
     a, b, beta = 1.3, 0.4, 0.05
     result = losses.hib_loss(
-        embedding, LABELS, a, b, num_samples=SAMPLES, beta=beta, loss_form=loss_form,
-        point=config["point"], noise=noise,
+        embedding,
+        LABELS,
+        a,
+        b,
+        num_samples=SAMPLES,
+        beta=beta,
+        loss_form=loss_form,
+        point=config["point"],
+        noise=noise,
     )
     expected_loss, expected_nll = naive_hib_loss(
         *(embedding[k].astype(np.float64) for k in ("mixture_logits", "means", "stddevs")),
-        noise.astype(np.float64), LABELS, a, b, SAMPLES, beta, loss_form, config["point"],
+        noise.astype(np.float64),
+        LABELS,
+        a,
+        b,
+        SAMPLES,
+        beta,
+        loss_form,
+        config["point"],
     )
     np.testing.assert_allclose(result["nll"], expected_nll, rtol=1e-5)
     np.testing.assert_allclose(result["loss"], expected_loss, rtol=1e-5)
@@ -137,8 +163,15 @@ def test_gradients_reach_every_parameter(case):
     }
     a, b = tf.Variable(1.0), tf.Variable(0.5)
     with tf.GradientTape() as tape:
-        loss = losses.hib_loss(embedding, LABELS, a, b, num_samples=SAMPLES,
-                               point=config["point"], seed=tf.constant([1, 2]))["loss"]
+        loss = losses.hib_loss(
+            embedding,
+            LABELS,
+            a,
+            b,
+            num_samples=SAMPLES,
+            point=config["point"],
+            seed=tf.constant([1, 2]),
+        )["loss"]
     wanted = {"a": a, "b": b, "means": embedding["means"]}
     if not config["point"]:
         wanted["stddevs"] = embedding["stddevs"]
@@ -171,7 +204,8 @@ def test_stratified_samples_use_the_scale_and_the_seed():
     means = np.zeros((3, 2, DIM), np.float32)
     stddevs = np.stack([np.full((3, DIM), 1e-3), np.full((3, DIM), 10.0)], 1).astype(np.float32)
     draw = lambda seed: losses.stratified_samples(
-        np.zeros((3, 2), np.float32), means, stddevs, 4, seed=tf.constant(seed))[0].numpy()
+        np.zeros((3, 2), np.float32), means, stddevs, 4, seed=tf.constant(seed)
+    )[0].numpy()
     samples = draw([5, 6])
     np.testing.assert_array_equal(samples, draw([5, 6]))
     assert not np.array_equal(samples, draw([5, 7]))
@@ -181,8 +215,9 @@ def test_stratified_samples_use_the_scale_and_the_seed():
 def test_stratified_samples_reject_indivisible_sample_counts():
     means = np.zeros((2, 3, DIM), np.float32)
     with pytest.raises(ValueError, match=r"num_samples \(8\) must be a positive multiple .* \(3\)"):
-        losses.stratified_samples(np.zeros((2, 3), np.float32), means, means + 1.0, 8,
-                                  seed=tf.constant([0, 0]))
+        losses.stratified_samples(
+            np.zeros((2, 3), np.float32), means, means + 1.0, 8, seed=tf.constant([0, 0])
+        )
 
 
 def test_kl_closed_form_matches_tfp():
@@ -190,8 +225,9 @@ def test_kl_closed_form_matches_tfp():
     kl = losses.kl_to_standard_normal(**embedding)
     standard = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(DIM))
     expected = tfp.distributions.kl_divergence(
-        tfp.distributions.MultivariateNormalDiag(embedding["means"][:, 0],
-                                                 embedding["stddevs"][:, 0]),
+        tfp.distributions.MultivariateNormalDiag(
+            embedding["means"][:, 0], embedding["stddevs"][:, 0]
+        ),
         standard,
     )
     np.testing.assert_allclose(kl, expected, rtol=1e-5)
@@ -207,8 +243,9 @@ def test_kl_of_a_mixture_is_an_upper_bound_exact_for_equal_components():
     assert np.all(bound.numpy() >= monte_carlo_kl.numpy() - 0.05)
     twins = {k: np.repeat(v[:, :1], 2, axis=1) for k, v in embedding.items()}
     one = {k: v[:, :1] for k, v in embedding.items()}
-    np.testing.assert_allclose(losses.kl_to_standard_normal(**twins),
-                               losses.kl_to_standard_normal(**one), rtol=1e-6)
+    np.testing.assert_allclose(
+        losses.kl_to_standard_normal(**twins), losses.kl_to_standard_normal(**one), rtol=1e-6
+    )
 
 
 def test_match_logits_distance_and_zero_distance_gradient():
@@ -222,20 +259,26 @@ def test_match_logits_distance_and_zero_distance_gradient():
 
 
 @pytest.mark.parametrize("loss_form", losses.LOSS_FORMS)
-@pytest.mark.parametrize("stddev,mean_scale", [(1e-6, 1.0), (1e3, 1.0), (1.0, 1e3),
-                                               (1e-6, 0.0), (1e3, 1e3)])
+@pytest.mark.parametrize(
+    "stddev,mean_scale", [(1e-6, 1.0), (1e3, 1.0), (1.0, 1e3), (1e-6, 0.0), (1e3, 1e3)]
+)
 def test_loss_and_gradients_are_finite_at_extreme_scales(stddev, mean_scale, loss_form):
     embedding = {
-        k: tf.Variable(v) for k, v in
-        _embedding(2, True, np.random.default_rng(7), mean_scale, stddev).items()
+        k: tf.Variable(v)
+        for k, v in _embedding(2, True, np.random.default_rng(7), mean_scale, stddev).items()
     }
     a, b = tf.Variable(1.0), tf.Variable(0.0)
     variables = [a, b, *embedding.values()]
     for point in (False, True):
         with tf.GradientTape() as tape:
             result = losses.hib_loss(
-                {k: (v[:, :1] if point else v) for k, v in embedding.items()}, LABELS, a, b,
-                point=point, loss_form=loss_form, seed=tf.constant([9, 9]),
+                {k: (v[:, :1] if point else v) for k, v in embedding.items()},
+                LABELS,
+                a,
+                b,
+                point=point,
+                loss_form=loss_form,
+                seed=tf.constant([9, 9]),
             )
         assert all(np.isfinite(v) for v in result.values()), result
         for grad in tape.gradient(result["loss"], variables):
@@ -244,9 +287,11 @@ def test_loss_and_gradients_are_finite_at_extreme_scales(stddev, mean_scale, los
 
 def test_identical_pairs_give_the_zero_distance_probability():
     # All images identical points: every pair has p(m) = sigmoid(b).
-    embedding = {"mixture_logits": np.zeros((4, 1), np.float32),
-                 "means": np.ones((4, 1, 2), np.float32),
-                 "stddevs": np.zeros((4, 1, 2), np.float32)}
+    embedding = {
+        "mixture_logits": np.zeros((4, 1), np.float32),
+        "means": np.ones((4, 1, 2), np.float32),
+        "stddevs": np.zeros((4, 1, 2), np.float32),
+    }
     labels = np.array([0, 0, 0, 0])
     nll = losses.hib_loss(embedding, labels, 1.0, 1.5, point=True)["nll"]
     np.testing.assert_allclose(nll, -math.log(1.0 / (1.0 + math.exp(-1.5))), rtol=1e-6)

@@ -13,15 +13,17 @@ SMALL = dict(filters1=4, filters2=8)
 
 
 def _images(batch, digits=1, seed=0):
-    return np.random.default_rng(seed).uniform(size=(batch, 28, 28 * digits, 1)).astype(
-        np.float32)
+    return np.random.default_rng(seed).uniform(size=(batch, 28, 28 * digits, 1)).astype(np.float32)
 
 
-@pytest.mark.parametrize("layer", [
-    ConvStump(filters1=3, filters2=5, kernel_size=3, padding="valid"),
-    PointHead(4),
-    HedgedHead(4, num_components=3, learned_weights=True, min_stddev=1e-3),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ConvStump(filters1=3, filters2=5, kernel_size=3, padding="valid"),
+        PointHead(4),
+        HedgedHead(4, num_components=3, learned_weights=True, min_stddev=1e-3),
+    ],
+)
 def test_layer_config_round_trip(layer):
     inputs = _images(2) if isinstance(layer, ConvStump) else np.ones((2, 6), np.float32)
     outputs = layer(inputs)
@@ -43,8 +45,7 @@ def test_hedged_head_shapes_and_positive_stddevs():
 
 
 def test_model_save_and_load_keeps_config_and_outputs(tmp_path):
-    model = HIBModel(dim=3, num_components=2, learned_weights=True, num_samples=4, seed=7,
-                     **SMALL)
+    model = HIBModel(dim=3, num_components=2, learned_weights=True, num_samples=4, seed=7, **SMALL)
     images = _images(3, digits=2)
     expected = model.predict(images, verbose=0)
     path = str(tmp_path / "model.keras")
@@ -56,11 +57,14 @@ def test_model_save_and_load_keeps_config_and_outputs(tmp_path):
     np.testing.assert_allclose(loaded.a, model.a)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(num_components=3, num_samples=8), "multiple of num_components"),
-    (dict(point=True, num_components=2), "point embedding"),
-    (dict(loss_form="log"), "loss_form"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(num_components=3, num_samples=8), "multiple of num_components"),
+        (dict(point=True, num_components=2), "point embedding"),
+        (dict(loss_form="log"), "loss_form"),
+    ],
+)
 def test_model_rejects_inconsistent_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         HIBModel(**kwargs)
@@ -97,8 +101,9 @@ def test_point_uncertainty_is_one_minus_sigmoid_b_and_outputs_are_tensors():
     model(_images(1))
     model.b.assign(-0.7)
     images = _images(3)
-    np.testing.assert_allclose(model.uncertainty(images), 1.0 - 1.0 / (1.0 + math.exp(0.7)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model.uncertainty(images), 1.0 - 1.0 / (1.0 + math.exp(0.7)), rtol=1e-6
+    )
     probability = model.match_probability(images, images[::-1])
     assert probability.shape == (3,)
     embedding = model.predict(images, verbose=0)
@@ -150,14 +155,13 @@ def _two_class_dataset(batch, seed):
     images = 0.1 * rng.uniform(size=(batch, 28, 28, 1))
     for image, label, start in zip(images, labels, rng.integers(2, 20, size=batch)):
         if label:
-            image[:, start:start + 6] = 1.0
+            image[:, start : start + 6] = 1.0
         else:
-            image[start:start + 6, :] = 1.0
+            image[start : start + 6, :] = 1.0
     return images.astype(np.float32), labels
 
 
-@pytest.mark.parametrize("kwargs", [dict(point=True), dict(num_components=2,
-                                                           learned_weights=True)])
+@pytest.mark.parametrize("kwargs", [dict(point=True), dict(num_components=2, learned_weights=True)])
 def test_fit_separates_two_classes(kwargs):
     keras.utils.set_random_seed(0)
     model = HIBModel(dim=2, num_samples=4, **SMALL, **kwargs)

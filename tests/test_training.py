@@ -10,117 +10,132 @@ from hib_tf.training.config import TrainConfig
 
 
 def _examples(num_classes=20, per_class=8):
-  rng = np.random.RandomState(0)
-  labels = np.repeat(np.arange(num_classes), per_class)
-  images = rng.randint(0, 256, (len(labels), 28, 56, 1)).astype(np.uint8)
-  return tf.data.Dataset.from_tensor_slices({'image': images, 'label': labels})
+    rng = np.random.RandomState(0)
+    labels = np.repeat(np.arange(num_classes), per_class)
+    images = rng.randint(0, 256, (len(labels), 28, 56, 1)).astype(np.uint8)
+    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
 
 
 def _config(tmp_path, **overrides):
-  fields = dict(output_dir=str(tmp_path / 'run'), steps=4, log_every=2, checkpoint_every=2,
-                filters=(4, 8), components=2, dim=2)
-  return TrainConfig(**{**fields, **overrides})
+    fields = dict(
+        output_dir=str(tmp_path / "run"),
+        steps=4,
+        log_every=2,
+        checkpoint_every=2,
+        filters=(4, 8),
+        components=2,
+        dim=2,
+    )
+    return TrainConfig(**{**fields, **overrides})
 
 
 def _weights(folder, config):
-  model = loop.build_model(config)
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-  checkpoint.restore(tf.train.latest_checkpoint(str(folder / 'checkpoints'))).expect_partial()
-  return int(model.optimizer.iterations), [v.numpy() for v in model.trainable_variables]
+    model = loop.build_model(config)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
+    return int(model.optimizer.iterations), [v.numpy() for v in model.trainable_variables]
 
 
 class _InterruptAt(Exception):
-  pass
+    pass
 
 
 def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypatch):
-  straight = _config(tmp_path / 'a')
-  loop.train(straight, verbose=0, examples=_examples())
+    straight = _config(tmp_path / "a")
+    loop.train(straight, verbose=0, examples=_examples())
 
-  interrupted = _config(tmp_path / 'b')
-  original = loop._StopOnNonFiniteLoss.on_train_batch_end
+    interrupted = _config(tmp_path / "b")
+    original = loop._StopOnNonFiniteLoss.on_train_batch_end
 
-  def interrupt_at_step_3(self, batch, logs=None):
-    original(self, batch, logs)
-    if int(self.model.optimizer.iterations) == 3:
-      raise _InterruptAt()
+    def interrupt_at_step_3(self, batch, logs=None):
+        original(self, batch, logs)
+        if int(self.model.optimizer.iterations) == 3:
+            raise _InterruptAt()
 
-  monkeypatch.setattr(loop._StopOnNonFiniteLoss, 'on_train_batch_end', interrupt_at_step_3)
-  with pytest.raises(_InterruptAt):
+    monkeypatch.setattr(loop._StopOnNonFiniteLoss, "on_train_batch_end", interrupt_at_step_3)
+    with pytest.raises(_InterruptAt):
+        loop.train(interrupted, verbose=0, examples=_examples())
+    assert not (tmp_path / "b" / "run" / "saved_model").exists()
+    monkeypatch.undo()
     loop.train(interrupted, verbose=0, examples=_examples())
-  assert not (tmp_path / 'b' / 'run' / 'saved_model').exists()
-  monkeypatch.undo()
-  loop.train(interrupted, verbose=0, examples=_examples())
 
-  step_a, weights_a = _weights(tmp_path / 'a' / 'run', straight)
-  step_b, weights_b = _weights(tmp_path / 'b' / 'run', interrupted)
-  assert step_a == step_b == 4
-  for a, b in zip(weights_a, weights_b):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-  assert tf.saved_model.load(str(tmp_path / 'b' / 'run' / 'saved_model')).digits == 2
+    step_a, weights_a = _weights(tmp_path / "a" / "run", straight)
+    step_b, weights_b = _weights(tmp_path / "b" / "run", interrupted)
+    assert step_a == step_b == 4
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert tf.saved_model.load(str(tmp_path / "b" / "run" / "saved_model")).digits == 2
 
 
 def test_a_different_run_in_the_same_folder_is_refused(tmp_path):
-  loop.prepare_run_folder(_config(tmp_path))
-  with pytest.raises(loop.RunFolderError, match=r'differs in: dim \(there 2, now 3\), beta'):
-    loop.prepare_run_folder(_config(tmp_path, dim=3, beta=0.0))
+    loop.prepare_run_folder(_config(tmp_path))
+    with pytest.raises(loop.RunFolderError, match=r"differs in: dim \(there 2, now 3\), beta"):
+        loop.prepare_run_folder(_config(tmp_path, dim=3, beta=0.0))
 
 
 def test_a_foreign_non_empty_folder_is_refused(tmp_path):
-  (tmp_path / 'run').mkdir()
-  (tmp_path / 'run' / 'notes.txt').write_text('mine')
-  with pytest.raises(loop.RunFolderError, match='not empty'):
-    loop.prepare_run_folder(_config(tmp_path))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(loop.RunFolderError, match="not empty"):
+        loop.prepare_run_folder(_config(tmp_path))
 
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-  config = _config(tmp_path, steps=6)
-  original = loop._StopOnNonFiniteLoss.on_train_batch_end
+    config = _config(tmp_path, steps=6)
+    original = loop._StopOnNonFiniteLoss.on_train_batch_end
 
-  def interrupt_at_step_3(self, batch, logs=None):
-    original(self, batch, logs)
-    if int(self.model.optimizer.iterations) == 3:
-      raise _InterruptAt()
+    def interrupt_at_step_3(self, batch, logs=None):
+        original(self, batch, logs)
+        if int(self.model.optimizer.iterations) == 3:
+            raise _InterruptAt()
 
-  monkeypatch.setattr(loop._StopOnNonFiniteLoss, 'on_train_batch_end', interrupt_at_step_3)
-  with pytest.raises(_InterruptAt):
-    loop.train(config, verbose=0, examples=_examples())
-  monkeypatch.undo()
-  step, good_weights = _weights(tmp_path / 'run', config)
-  assert step == 2
+    monkeypatch.setattr(loop._StopOnNonFiniteLoss, "on_train_batch_end", interrupt_at_step_3)
+    with pytest.raises(_InterruptAt):
+        loop.train(config, verbose=0, examples=_examples())
+    monkeypatch.undo()
+    step, good_weights = _weights(tmp_path / "run", config)
+    assert step == 2
 
-  real_loss = loop.HIBModel._loss
-  monkeypatch.setattr(loop.HIBModel, '_loss', lambda self, *args: {
-      name: value * np.nan for name, value in real_loss(self, *args).items()})
-  with pytest.raises(loop.NonFiniteLossError, match='became nan at step 3'):
-    loop.train(config, verbose=0, examples=_examples())
-  step, weights = _weights(tmp_path / 'run', config)
-  assert step == 2
-  for good, kept in zip(good_weights, weights):
-    np.testing.assert_array_equal(good, kept)
-  assert not (tmp_path / 'run' / 'saved_model').exists()
+    real_loss = loop.HIBModel._loss
+    monkeypatch.setattr(
+        loop.HIBModel,
+        "_loss",
+        lambda self, *args: {
+            name: value * np.nan for name, value in real_loss(self, *args).items()
+        },
+    )
+    with pytest.raises(loop.NonFiniteLossError, match="became nan at step 3"):
+        loop.train(config, verbose=0, examples=_examples())
+    step, weights = _weights(tmp_path / "run", config)
+    assert step == 2
+    for good, kept in zip(good_weights, weights):
+        np.testing.assert_array_equal(good, kept)
+    assert not (tmp_path / "run" / "saved_model").exists()
 
 
-@pytest.mark.parametrize('argv, message', [
-    (['--components', '3'], 'multiple of components'),
-    (['--point'], 'point embedding has one component'),
-    (['--steps', '150'], 'multiple of log_every'),
-    (['--batch_size', '32'], 'batch_size must exceed 64'),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--components", "3"], "multiple of components"),
+        (["--point"], "point embedding has one component"),
+        (["--steps", "150"], "multiple of log_every"),
+        (["--batch_size", "32"], "batch_size must exceed 64"),
+    ],
+)
 def test_bad_flags_exit_with_a_message(argv, message, capsys, tmp_path):
-  with pytest.raises(SystemExit) as exit_info:
-    cli.main(argv + ['--output_dir', str(tmp_path / 'run')])
-  assert message in str(exit_info.value.code)
-  assert not (tmp_path / 'run').exists()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv + ["--output_dir", str(tmp_path / "run")])
+    assert message in str(exit_info.value.code)
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_choice_is_an_argparse_error(capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    cli.main(['--digits', '5'])
-  assert exit_info.value.code == 2
-  assert 'invalid choice' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--digits", "5"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_default_output_dir_names_the_run():
-  assert TrainConfig(dim=3, components=1).output_dir == 'runs/2digit_number_d3_mog1_seed0'
-  assert TrainConfig(point=True, components=1).output_dir.endswith('_point_seed0')
+    assert TrainConfig(dim=3, components=1).output_dir == "runs/2digit_number_d3_mog1_seed0"
+    assert TrainConfig(point=True, components=1).output_dir.endswith("_point_seed0")

@@ -3,4 +3,4 @@
 from n_digit_mnist.n_digit_mnist_dataset_builder import Builder
 from n_digit_mnist.n_digit_mnist_dataset_builder import NDigitMnistConfig
 
-__all__ = ['Builder', 'NDigitMnistConfig']
+__all__ = ["Builder", "NDigitMnistConfig"]

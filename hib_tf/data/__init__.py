@@ -4,4 +4,4 @@ from hib_tf.data.occlusion import occlude
 from hib_tf.data.sources import SOURCE_DIR_ENV
 from hib_tf.data.sources import SourceError
 
-__all__ = ['SOURCE_DIR_ENV', 'SourceError', 'occlude']
+__all__ = ["SOURCE_DIR_ENV", "SourceError", "occlude"]

@@ -41,11 +41,23 @@ class ConvStump(keras.layers.Layer):
         self.kernel_size = kernel_size
         self.padding = padding
         self._stack = [
-            keras.layers.Conv2D(filters1, kernel_size, padding=padding, activation="relu",
-                                dtype=self.dtype_policy, name="conv1"),
+            keras.layers.Conv2D(
+                filters1,
+                kernel_size,
+                padding=padding,
+                activation="relu",
+                dtype=self.dtype_policy,
+                name="conv1",
+            ),
             keras.layers.MaxPooling2D(2, dtype=self.dtype_policy, name="pool1"),
-            keras.layers.Conv2D(filters2, kernel_size, padding=padding, activation="relu",
-                                dtype=self.dtype_policy, name="conv2"),
+            keras.layers.Conv2D(
+                filters2,
+                kernel_size,
+                padding=padding,
+                activation="relu",
+                dtype=self.dtype_policy,
+                name="conv2",
+            ),
             keras.layers.MaxPooling2D(2, dtype=self.dtype_policy, name="pool2"),
             keras.layers.Flatten(dtype=self.dtype_policy, name="flatten"),
         ]
@@ -149,7 +161,8 @@ class HedgedHead(keras.layers.Layer):
         )
         self.logits = (
             keras.layers.Dense(num_components, dtype=self.dtype_policy, name="mixture_logits")
-            if learned_weights else None
+            if learned_weights
+            else None
         )
 
     def build(self, input_shape):

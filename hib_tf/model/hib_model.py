@@ -46,9 +46,19 @@ class HIBModel(keras.Model):
     """
 
     def __init__(
-        self, dim=2, num_components=1, point=False, num_samples=8, beta=1e-4,
-        loss_form=losses.LOG_OF_MEAN, learned_weights=False, filters1=32, filters2=64,
-        min_stddev=1e-6, seed=0, **kwargs,
+        self,
+        dim=2,
+        num_components=1,
+        point=False,
+        num_samples=8,
+        beta=1e-4,
+        loss_form=losses.LOG_OF_MEAN,
+        learned_weights=False,
+        filters1=32,
+        filters2=64,
+        min_stddev=1e-6,
+        seed=0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if point and (num_components != 1 or learned_weights):
@@ -79,7 +89,9 @@ class HIBModel(keras.Model):
                 dim, num_components, learned_weights, min_stddev, dtype="float32", name="head"
             )
         self.raw_a = self.add_weight(
-            shape=(), dtype="float32", name="raw_a",
+            shape=(),
+            dtype="float32",
+            name="raw_a",
             initializer=keras.initializers.Constant(math.log(math.expm1(1.0))),
         )
         self.b = self.add_weight(shape=(), dtype="float32", name="b", initializer="zeros")
@@ -120,8 +132,11 @@ class HIBModel(keras.Model):
             means = embedding["means"]
             return means, tf.zeros(tf.shape(means)[:2])
         return losses.stratified_samples(
-            embedding["mixture_logits"], embedding["means"], embedding["stddevs"],
-            self.num_samples, seed=seed,
+            embedding["mixture_logits"],
+            embedding["means"],
+            embedding["stddevs"],
+            self.num_samples,
+            seed=seed,
         )
 
     def match_probability(self, images1, images2, seed=None):
@@ -163,8 +178,12 @@ class HIBModel(keras.Model):
 
     def train_step(self, data):
         images, labels = _images_and_labels(data)
-        seed = tf.stack([tf.constant(self.seed, tf.int64),
-                         tf.convert_to_tensor(self.optimizer.iterations, tf.int64)])
+        seed = tf.stack(
+            [
+                tf.constant(self.seed, tf.int64),
+                tf.convert_to_tensor(self.optimizer.iterations, tf.int64),
+            ]
+        )
         with tf.GradientTape() as tape:
             embedding = self(images, training=True)
             result = self._loss(embedding, labels, seed)
@@ -188,13 +207,22 @@ class HIBModel(keras.Model):
 
     def _loss(self, embedding, labels, seed):
         return losses.hib_loss(
-            embedding, labels, self.a, self.b, num_samples=self.num_samples, beta=self.beta,
-            loss_form=self.loss_form, point=self.point, seed=seed,
+            embedding,
+            labels,
+            self.a,
+            self.b,
+            num_samples=self.num_samples,
+            beta=self.beta,
+            loss_form=self.loss_form,
+            point=self.point,
+            seed=seed,
         )
 
     def _update_metrics(self, result, embedding):
         values = {
-            **result, "a": self.a, "b": tf.convert_to_tensor(self.b),
+            **result,
+            "a": self.a,
+            "b": tf.convert_to_tensor(self.b),
             "mean_stddev": tf.reduce_mean(embedding["stddevs"]),
         }
         for name, tracker in self._trackers.items():

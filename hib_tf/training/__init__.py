@@ -5,4 +5,4 @@ from hib_tf.training.loop import NonFiniteLossError
 from hib_tf.training.loop import RunFolderError
 from hib_tf.training.loop import train
 
-__all__ = ['NonFiniteLossError', 'RunFolderError', 'TrainConfig', 'train']
+__all__ = ["NonFiniteLossError", "RunFolderError", "TrainConfig", "train"]

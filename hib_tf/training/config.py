@@ -9,86 +9,101 @@ import json
 
 from hib_tf import losses
 
-CONFIG_FILENAME = 'config.json'
+CONFIG_FILENAME = "config.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """Everything that determines a training run (see `train.py --help` for each field).
+    """Everything that determines a training run (see `train.py --help` for each field).
 
-  `output_dir` defaults to runs/<a name made of the main settings>.
-  """
-  output_dir: str | None = None
-  digits: int = 2
-  gap: str = 'number'
-  dim: int = 2
-  components: int = 2
-  point: bool = False
-  learned_weights: bool = False
-  samples: int = 8
-  beta: float = 1e-4
-  loss_form: str = losses.LOG_OF_MEAN
-  filters: tuple = (32, 64)
-  batch_size: int = 128
-  steps: int = 5000
-  learning_rate: float = 1e-3
-  seed: int = 0
-  occlusion_probability: float = 0.2
-  log_every: int = 100
-  checkpoint_every: int = 500
-  jit_compile: bool = False
-  data_dir: str | None = None
-  manual_dir: str | None = None
+    `output_dir` defaults to runs/<a name made of the main settings>.
+    """
 
-  def __post_init__(self):
-    object.__setattr__(self, 'filters', tuple(self.filters))
-    if self.output_dir is None:
-      kind = 'point' if self.point else f'mog{self.components}'
-      object.__setattr__(self, 'output_dir', (
-          f'runs/{self.digits}digit_{self.gap}_d{self.dim}_{kind}_seed{self.seed}'))
-    problems = []
-    if self.digits < 1:
-      problems.append(f'digits must be >= 1, got {self.digits}')
-    if self.gap not in ('number', 'instance'):
-      problems.append(f"gap must be 'number' or 'instance', got {self.gap!r}")
-    if self.dim < 1:
-      problems.append(f'dim must be >= 1, got {self.dim}')
-    if self.point and self.components != 1:
-      problems.append('a point embedding has one component: use --components 1 with --point')
-    if not self.point and (self.components < 1 or self.samples % self.components):
-      problems.append(f'samples ({self.samples}) must be a positive multiple of components '
-                      f'({self.components}) for stratified sampling')
-    if self.loss_form not in losses.LOSS_FORMS:
-      problems.append(f'loss_form must be one of {losses.LOSS_FORMS}, got {self.loss_form!r}')
-    if self.beta < 0:
-      problems.append(f'beta must be >= 0, got {self.beta}')
-    if self.batch_size <= 64:
-      problems.append(f'batch_size must exceed 64 (16 classes x 4 images plus random '
-                      f'images), got {self.batch_size}')
-    if self.learning_rate <= 0:
-      problems.append(f'learning_rate must be > 0, got {self.learning_rate}')
-    if not 0 <= self.occlusion_probability <= 1:
-      problems.append(
-          f'occlusion_probability must be in [0, 1], got {self.occlusion_probability}')
-    if self.steps < 1 or self.log_every < 1 or self.steps % self.log_every:
-      problems.append(f'steps ({self.steps}) must be a positive multiple of log_every '
-                      f'({self.log_every})')
-    if self.checkpoint_every < 1 or self.checkpoint_every % self.log_every:
-      problems.append(f'checkpoint_every ({self.checkpoint_every}) must be a positive '
-                      f'multiple of log_every ({self.log_every})')
-    if len(self.filters) != 2 or min(self.filters) < 1:
-      problems.append(f'filters must be two positive counts, got {self.filters}')
-    if problems:
-      raise ValueError('Invalid training config: ' + '; '.join(problems) + '.')
+    output_dir: str | None = None
+    digits: int = 2
+    gap: str = "number"
+    dim: int = 2
+    components: int = 2
+    point: bool = False
+    learned_weights: bool = False
+    samples: int = 8
+    beta: float = 1e-4
+    loss_form: str = losses.LOG_OF_MEAN
+    filters: tuple = (16, 32)
+    batch_size: int = 128
+    steps: int = 5000
+    learning_rate: float = 1e-3
+    seed: int = 0
+    occlusion_probability: float = 0.2
+    log_every: int = 100
+    checkpoint_every: int = 500
+    jit_compile: bool = False
+    data_dir: str | None = None
+    manual_dir: str | None = None
 
-  def to_json(self):
-    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+    def __post_init__(self):
+        object.__setattr__(self, "filters", tuple(self.filters))
+        if self.output_dir is None:
+            kind = "point" if self.point else f"mog{self.components}"
+            object.__setattr__(
+                self,
+                "output_dir",
+                (f"runs/{self.digits}digit_{self.gap}_d{self.dim}_{kind}_seed{self.seed}"),
+            )
+        problems = []
+        if self.digits < 1:
+            problems.append(f"digits must be >= 1, got {self.digits}")
+        if self.gap not in ("number", "instance"):
+            problems.append(f"gap must be 'number' or 'instance', got {self.gap!r}")
+        if self.dim < 1:
+            problems.append(f"dim must be >= 1, got {self.dim}")
+        if self.point and self.components != 1:
+            problems.append("a point embedding has one component: use --components 1 with --point")
+        if not self.point and (self.components < 1 or self.samples % self.components):
+            problems.append(
+                f"samples ({self.samples}) must be a positive multiple of components "
+                f"({self.components}) for stratified sampling"
+            )
+        if self.loss_form not in losses.LOSS_FORMS:
+            problems.append(f"loss_form must be one of {losses.LOSS_FORMS}, got {self.loss_form!r}")
+        if self.beta < 0:
+            problems.append(f"beta must be >= 0, got {self.beta}")
+        if self.batch_size <= 64:
+            problems.append(
+                f"batch_size must exceed 64 (16 classes x 4 images plus random "
+                f"images), got {self.batch_size}"
+            )
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.occlusion_probability <= 1:
+            problems.append(
+                f"occlusion_probability must be in [0, 1], got {self.occlusion_probability}"
+            )
+        if self.steps < 1 or self.log_every < 1 or self.steps % self.log_every:
+            problems.append(
+                f"steps ({self.steps}) must be a positive multiple of log_every ({self.log_every})"
+            )
+        if self.checkpoint_every < 1 or self.checkpoint_every % self.log_every:
+            problems.append(
+                f"checkpoint_every ({self.checkpoint_every}) must be a positive "
+                f"multiple of log_every ({self.log_every})"
+            )
+        if len(self.filters) != 2 or min(self.filters) < 1:
+            problems.append(f"filters must be two positive counts, got {self.filters}")
+        if problems:
+            raise ValueError("Invalid training config: " + "; ".join(problems) + ".")
 
-  @classmethod
-  def from_json(cls, text):
-    return cls(**json.loads(text))
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
-  def differences(self, other):
-    """Names of the fields whose values differ from `other`'s."""
-    return [field.name for field in dataclasses.fields(self)
-            if getattr(self, field.name) != getattr(other, field.name)]
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))
+
+    def differences(self, other):
+        """Names of the fields whose values differ from `other`'s."""
+        return [
+            field.name
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) != getattr(other, field.name)
+        ]

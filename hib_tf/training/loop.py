@@ -27,148 +27,175 @@ from hib_tf.model import HIBModel
 from hib_tf.training.config import CONFIG_FILENAME
 from hib_tf.training.config import TrainConfig
 
-SAVED_MODEL_DIRNAME = 'saved_model'
+SAVED_MODEL_DIRNAME = "saved_model"
 
 
 class RunFolderError(ValueError):
-  """The output folder belongs to another run."""
+    """The output folder belongs to another run."""
 
 
 class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or Inf; the last good checkpoint is left as it was."""
+    """The loss became NaN or Inf; the last good checkpoint is left as it was."""
 
 
 def build_model(config):
-  """The HIBModel of a config, with its variables and the optimizer's created."""
-  keras.utils.set_random_seed(config.seed)  # Seeds the weight initialisers.
-  model = HIBModel(
-      dim=config.dim, num_components=config.components, point=config.point,
-      num_samples=config.samples, beta=config.beta, loss_form=config.loss_form,
-      learned_weights=config.learned_weights, filters1=config.filters[0],
-      filters2=config.filters[1], seed=config.seed)
-  model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                jit_compile=config.jit_compile)
-  model(tf.zeros([1, 28, 28 * config.digits, 1]))
-  model.optimizer.build(model.trainable_variables)
-  return model
+    """The HIBModel of a config, with its variables and the optimizer's created."""
+    keras.utils.set_random_seed(config.seed)  # Seeds the weight initialisers.
+    model = HIBModel(
+        dim=config.dim,
+        num_components=config.components,
+        point=config.point,
+        num_samples=config.samples,
+        beta=config.beta,
+        loss_form=config.loss_form,
+        learned_weights=config.learned_weights,
+        filters1=config.filters[0],
+        filters2=config.filters[1],
+        seed=config.seed,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=config.jit_compile
+    )
+    model(tf.zeros([1, 28, 28 * config.digits, 1]))
+    model.optimizer.build(model.trainable_variables)
+    return model
 
 
 def prepare_run_folder(config):
-  """Creates the run folder, or checks that an existing one holds this same run.
+    """Creates the run folder, or checks that an existing one holds this same run.
 
-  Raises:
-    RunFolderError: if the folder holds another run's config.
-  """
-  folder = epath.Path(config.output_dir)
-  config_path = folder / CONFIG_FILENAME
-  if config_path.exists():
-    previous = TrainConfig.from_json(config_path.read_text())
-    changed = [f'{name} (there {getattr(previous, name)!r}, now {getattr(config, name)!r})'
-               for name in config.differences(previous)]
-    if changed:
-      raise RunFolderError(
-          f'{folder} holds another run (its {CONFIG_FILENAME} differs in: '
-          f'{", ".join(changed)}). Choose a new --output_dir, or repeat that run\'s exact '
-          'command to resume it.')
-    return
-  if folder.exists() and any(folder.iterdir()):
-    raise RunFolderError(
-        f'{folder} is not empty and holds no {CONFIG_FILENAME}: refusing to write a run '
-        'into it. Choose a new --output_dir.')
-  folder.mkdir(parents=True, exist_ok=True)
-  temporary = folder / (CONFIG_FILENAME + '.tmp')
-  temporary.write_text(config.to_json())
-  os.replace(temporary, config_path)
+    Raises:
+      RunFolderError: if the folder holds another run's config.
+    """
+    folder = epath.Path(config.output_dir)
+    config_path = folder / CONFIG_FILENAME
+    if config_path.exists():
+        previous = TrainConfig.from_json(config_path.read_text())
+        changed = [
+            f"{name} (there {getattr(previous, name)!r}, now {getattr(config, name)!r})"
+            for name in config.differences(previous)
+        ]
+        if changed:
+            raise RunFolderError(
+                f"{folder} holds another run (its {CONFIG_FILENAME} differs in: "
+                f"{', '.join(changed)}). Choose a new --output_dir, or repeat that run's exact "
+                "command to resume it."
+            )
+        return
+    if folder.exists() and any(folder.iterdir()):
+        raise RunFolderError(
+            f"{folder} is not empty and holds no {CONFIG_FILENAME}: refusing to write a run "
+            "into it. Choose a new --output_dir."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / (CONFIG_FILENAME + ".tmp")
+    temporary.write_text(config.to_json())
+    os.replace(temporary, config_path)
 
 
 class _CheckpointEvery(keras.callbacks.Callback):
-  """Saves a checkpoint every `every` steps, and at the end of training."""
+    """Saves a checkpoint every `every` steps, and at the end of training."""
 
-  def __init__(self, manager, every):
-    super().__init__()
-    self._manager, self._every, self._saved_step = manager, every, None
+    def __init__(self, manager, every):
+        super().__init__()
+        self._manager, self._every, self._saved_step = manager, every, None
 
-  def on_epoch_end(self, epoch, logs=None):
-    if int(self.model.optimizer.iterations) % self._every == 0:
-      self._save()
+    def on_epoch_end(self, epoch, logs=None):
+        if int(self.model.optimizer.iterations) % self._every == 0:
+            self._save()
 
-  def on_train_end(self, logs=None):
-    if self._saved_step != int(self.model.optimizer.iterations):
-      self._save()
+    def on_train_end(self, logs=None):
+        if self._saved_step != int(self.model.optimizer.iterations):
+            self._save()
 
-  def _save(self):
-    self._saved_step = int(self.model.optimizer.iterations)
-    self._manager.save(checkpoint_number=self._saved_step)
+    def _save(self):
+        self._saved_step = int(self.model.optimizer.iterations)
+        self._manager.save(checkpoint_number=self._saved_step)
 
 
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-  """Stops at the first NaN or Inf loss, before any checkpoint can save bad weights."""
+    """Stops at the first NaN or Inf loss, before any checkpoint can save bad weights."""
 
-  def on_train_batch_end(self, batch, logs=None):
-    loss = float((logs or {}).get('loss', 0.0))
-    if not math.isfinite(loss):
-      step = int(self.model.optimizer.iterations)
-      raise NonFiniteLossError(
-          f'The training loss became {loss} at step {step}. Training stopped; the last good '
-          'checkpoint is left as it was. Lower --learning_rate, or check the data.')
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            step = int(self.model.optimizer.iterations)
+            raise NonFiniteLossError(
+                f"The training loss became {loss} at step {step}. Training stopped; the last good "
+                "checkpoint is left as it was. Lower --learning_rate, or check the data."
+            )
 
 
 def train(config, *, verbose=1, examples=None):
-  """Trains (or resumes) the run of `config` and exports its SavedModel.
+    """Trains (or resumes) the run of `config` and exports its SavedModel.
 
-  Args:
-    config: TrainConfig.
-    verbose: Keras progress output (1: progress bar, 2: a line per log interval, 0: none).
-    examples: optional tf.data.Dataset of example dicts to train on instead of the
-      n_digit_mnist train split (tests use small synthetic data).
+    Args:
+      config: TrainConfig.
+      verbose: Keras progress output (1: progress bar, 2: a line per log interval, 0: none).
+      examples: optional tf.data.Dataset of example dicts to train on instead of the
+        n_digit_mnist train split (tests use small synthetic data).
 
-  Returns:
-    Path of the exported SavedModel.
-  """
-  prepare_run_folder(config)
-  folder = epath.Path(config.output_dir)
-  export_dir = folder / SAVED_MODEL_DIRNAME
-  model = build_model(config)
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, os.fspath(folder / 'checkpoints'),
-                                       max_to_keep=3)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-  step = int(model.optimizer.iterations)
-  if step >= config.steps and export_dir.exists():
-    print(f'{folder}: already trained for {step} steps and exported to {export_dir}.')
-    return export_dir
-  if step:
-    print(f'Resuming {folder} from step {step} ({manager.latest_checkpoint}).')
-  if examples is None:
-    examples = pipeline.load_split(config.digits, config.gap, 'train',
-                                   data_dir=config.data_dir, manual_dir=config.manual_dir)
-  batches = pipeline.training_batches(
-      examples, batch_size=config.batch_size,
-      occlusion_probability=config.occlusion_probability, seed=config.seed,
-      start_step=step)
-  if step < config.steps:
-    model.fit(
-        batches, initial_epoch=step // config.log_every,
-        epochs=config.steps // config.log_every, steps_per_epoch=config.log_every,
-        shuffle=False, verbose=verbose, callbacks=[
-            _StopOnNonFiniteLoss(),
-            _CheckpointEvery(manager, config.checkpoint_every),
-            keras.callbacks.TensorBoard(os.fspath(folder / 'logs')),
-            keras.callbacks.CSVLogger(os.fspath(folder / 'history.csv'), append=True),
-        ])
-  return export_atomically(model, export_dir, config)
+    Returns:
+      Path of the exported SavedModel.
+    """
+    prepare_run_folder(config)
+    folder = epath.Path(config.output_dir)
+    export_dir = folder / SAVED_MODEL_DIRNAME
+    model = build_model(config)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    manager = tf.train.CheckpointManager(
+        checkpoint, os.fspath(folder / "checkpoints"), max_to_keep=3
+    )
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    step = int(model.optimizer.iterations)
+    if step >= config.steps and export_dir.exists():
+        print(f"{folder}: already trained for {step} steps and exported to {export_dir}.")
+        return export_dir
+    if step:
+        print(f"Resuming {folder} from step {step} ({manager.latest_checkpoint}).")
+    if examples is None:
+        examples = pipeline.load_split(
+            config.digits,
+            config.gap,
+            "train",
+            data_dir=config.data_dir,
+            manual_dir=config.manual_dir,
+        )
+    batches = pipeline.training_batches(
+        examples,
+        batch_size=config.batch_size,
+        occlusion_probability=config.occlusion_probability,
+        seed=config.seed,
+        start_step=step,
+    )
+    if step < config.steps:
+        model.fit(
+            batches,
+            initial_epoch=step // config.log_every,
+            epochs=config.steps // config.log_every,
+            steps_per_epoch=config.log_every,
+            shuffle=False,
+            verbose=verbose,
+            callbacks=[
+                _StopOnNonFiniteLoss(),
+                _CheckpointEvery(manager, config.checkpoint_every),
+                keras.callbacks.TensorBoard(os.fspath(folder / "logs")),
+                keras.callbacks.CSVLogger(os.fspath(folder / "history.csv"), append=True),
+            ],
+        )
+    return export_atomically(model, export_dir, config)
 
 
 def export_atomically(model, export_dir, config):
-  """Exports to a temporary sibling folder, then renames it into place."""
-  export_dir = epath.Path(export_dir)
-  temporary = export_dir.with_name(export_dir.name + '.tmp')
-  if temporary.exists():
-    shutil.rmtree(temporary)
-  export.export_saved_model(model, os.fspath(temporary), config.digits, seed=config.seed)
-  if export_dir.exists():
-    shutil.rmtree(export_dir)
-  os.replace(temporary, export_dir)
-  print(f'SavedModel written to {export_dir}')
-  return export_dir
+    """Exports to a temporary sibling folder, then renames it into place."""
+    export_dir = epath.Path(export_dir)
+    temporary = export_dir.with_name(export_dir.name + ".tmp")
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    export.export_saved_model(model, os.fspath(temporary), config.digits, seed=config.seed)
+    if export_dir.exists():
+        shutil.rmtree(export_dir)
+    os.replace(temporary, export_dir)
+    print(f"SavedModel written to {export_dir}")
+    return export_dir
