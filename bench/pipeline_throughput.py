@@ -87,7 +87,7 @@ def main():
     consumed = training_rate((28, 28 * args.digits, 1), steps=args.steps // 3)
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, tf {tf.__version__}")
     print(
-        "| digits | first batch s (decodes the split) | pipeline img/s | training step img/s | ratio |"
+        "| digits | first batch s (decodes the split) | pipeline img/s | training img/s | ratio |"
     )
     print("|---|---|---|---|---|")
     print(

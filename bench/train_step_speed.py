@@ -29,13 +29,20 @@ EXECUTIONS = {"graph": False, "XLA": True}
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
-def _variants(dim, num_samples):
+def _variants(dim, num_samples, filters):
     """Builds and compiles every (kind, execution, precision) model; float32 graph first."""
     variants = {}
     for kind, options in KINDS.items():
         for execution, jit_compile in EXECUTIONS.items():
             for precision, policy in PRECISIONS.items():
-                model = HIBModel(dim=dim, num_samples=num_samples, dtype=policy, **options)
+                model = HIBModel(
+                    dim=dim,
+                    num_samples=num_samples,
+                    filters1=filters[0],
+                    filters2=filters[1],
+                    dtype=policy,
+                    **options,
+                )
                 model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit_compile)
                 variants[kind, execution, precision] = model
     return variants
@@ -49,12 +56,15 @@ def main():
     parser.add_argument("--samples", type=int, default=8, help="K, samples per image")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant")
+    parser.add_argument(
+        "--filters", type=int, nargs=2, default=[16, 32], help="filters of the two convolutions"
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(args.batch, 28, 28 * args.digits, 1)).astype(np.float32)
     labels = rng.integers(0, 10, size=args.batch)
-    variants = _variants(args.dim, args.samples)
+    variants = _variants(args.dim, args.samples, args.filters)
 
     losses = {}
     for (kind, execution, precision), model in variants.items():

@@ -5,8 +5,6 @@ model returns tensors only (see :mod:`hib_tf.model.encoder`), so ``fit``, ``eval
 ``predict`` and export all work with plain Keras and TensorFlow.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
@@ -18,11 +16,16 @@ from hib_tf.model.encoder import ConvStump, HedgedHead, PointHead
 class HIBModel(keras.Model):
     """Hedged instance embedding (or its point-embedding baseline) with a custom train step.
 
-    ``p(m | z1, z2) = sigmoid(-a ||z1 - z2|| + b)`` with ``a = softplus(raw_a)`` (so a > 0 with
-    an unconstrained variable; ``raw_a`` starts at ``softplus^-1(1)`` so a = 1) and ``b`` a free
-    variable starting at 0. Monte-Carlo noise is stateless: the training seed is
-    ``[seed, optimizer.iterations]``, so a run is repeatable and a resumed run draws the same
-    noise; evaluation uses the fixed seed ``[seed, -1]``.
+    ``p(m | z1, z2) = sigmoid(-a ||z1 - z2|| + b)`` with ``a = exp(log_a)`` (so a > 0 with an
+    unconstrained variable; ``log_a`` starts at 0 so a = 1) and ``b`` a free variable starting
+    at 0. The log scale matters: Adam moves a variable by about the learning rate per step, so
+    with ``a = softplus(raw)`` a grew by only ~1e-3 per step (linearly, for thousands of steps);
+    in log space it can change by a factor per step.
+
+    Monte-Carlo noise is stateless: the training seed is ``[seed, optimizer.iterations]`` (with
+    the replica folded in under a distribution strategy, see ``train_step``), so a run is
+    repeatable and a resumed run draws the same noise; evaluation uses the fixed seed
+    ``[seed, -1]``.
 
     Use with ``model.compile(optimizer=...)`` (no loss: the model computes its own) and
     ``model.fit(dataset)`` on ``(images, labels)`` batches, images float32 [B, 28, 28 N, 1] in
@@ -88,12 +91,7 @@ class HIBModel(keras.Model):
             self.head = HedgedHead(
                 dim, num_components, learned_weights, min_stddev, dtype="float32", name="head"
             )
-        self.raw_a = self.add_weight(
-            shape=(),
-            dtype="float32",
-            name="raw_a",
-            initializer=keras.initializers.Constant(math.log(math.expm1(1.0))),
-        )
+        self.log_a = self.add_weight(shape=(), dtype="float32", name="log_a", initializer="zeros")
         self.b = self.add_weight(shape=(), dtype="float32", name="b", initializer="zeros")
         self._trackers = {
             name: keras.metrics.Mean(name=name)
@@ -103,7 +101,7 @@ class HIBModel(keras.Model):
     @property
     def a(self):
         """float32 scalar > 0, the distance scale of the match probability."""
-        return tf.nn.softplus(tf.convert_to_tensor(self.raw_a))
+        return tf.exp(tf.convert_to_tensor(self.log_a))
 
     def call(self, images, training=None):
         """Embeds images.
@@ -177,17 +175,28 @@ class HIBModel(keras.Model):
         return -tf.math.expm1(log_p)
 
     def train_step(self, data):
+        """One step on this replica's batch; under a tf.distribute strategy, one per replica.
+
+        Each replica scores the pairs of its own batch. The optimizer sums the replicas'
+        gradients (``scale_loss`` only applies mixed-precision loss scaling), so each replica's
+        loss is divided by the replica count: the update is that of the mean of the replicas'
+        losses, and the logged metrics are that mean too. Replica ``r`` of ``R`` draws its noise
+        with seed ``[seed, R * step + r]``, ``[seed, step]`` on one device.
+        """
         images, labels = _images_and_labels(data)
+        replica = tf.distribute.get_replica_context()
+        replicas = replica.num_replicas_in_sync
+        step = tf.convert_to_tensor(self.optimizer.iterations, tf.int64)
         seed = tf.stack(
             [
                 tf.constant(self.seed, tf.int64),
-                tf.convert_to_tensor(self.optimizer.iterations, tf.int64),
+                step * replicas + tf.cast(replica.replica_id_in_sync_group, tf.int64),
             ]
         )
         with tf.GradientTape() as tape:
             embedding = self(images, training=True)
             result = self._loss(embedding, labels, seed)
-            scaled_loss = self.optimizer.scale_loss(result["loss"])
+            scaled_loss = self.optimizer.scale_loss(result["loss"] / replicas)
         grads = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(result, embedding)

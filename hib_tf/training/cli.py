@@ -6,6 +6,7 @@ import sys
 from hib_tf import losses
 from hib_tf.data import sources
 from hib_tf.training import loop
+from hib_tf.training.strategy import STRATEGIES
 from hib_tf.training.config import TrainConfig
 
 _DEFAULTS = TrainConfig()
@@ -119,6 +120,15 @@ def parser():
     )
     optimisation.add_argument(
         "--jit_compile", action="store_true", help="Compile the training step with XLA."
+    )
+    optimisation.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=_DEFAULTS.strategy,
+        help="default: one device; mirrored: every local GPU (or logical CPU device); "
+        "multi_worker: the workers listed in TF_CONFIG, every worker running the same "
+        "command with the same --output_dir on a shared filesystem. --batch_size is the "
+        "global batch, split evenly, and each replica scores the pairs of its own part.",
     )
     run = p.add_argument_group("run")
     run.add_argument(

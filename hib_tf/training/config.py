@@ -8,6 +8,7 @@ import dataclasses
 import json
 
 from hib_tf import losses
+from hib_tf.training.strategy import STRATEGIES
 
 CONFIG_FILENAME = "config.json"
 
@@ -38,6 +39,7 @@ class TrainConfig:
     log_every: int = 100
     checkpoint_every: int = 500
     jit_compile: bool = False
+    strategy: str = "default"
     data_dir: str | None = None
     manual_dir: str | None = None
 
@@ -88,6 +90,8 @@ class TrainConfig:
                 f"checkpoint_every ({self.checkpoint_every}) must be a positive "
                 f"multiple of log_every ({self.log_every})"
             )
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if len(self.filters) != 2 or min(self.filters) < 1:
             problems.append(f"filters must be two positive counts, got {self.filters}")
         if problems:

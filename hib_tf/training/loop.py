@@ -1,16 +1,23 @@
-"""Runs a training job: run folder, resume, `model.fit`, checkpoints, and the final export.
+"""Runs a training job: run folder, resume, training, checkpoints, and the final export.
 
 A run folder holds:
   config.json    the TrainConfig; a different config in the same folder is refused.
-  checkpoints/   tf.train.CheckpointManager checkpoints of the model and optimizer. TF writes
-                 the checkpoint files first and then replaces the `checkpoint` index file
-                 atomically, so a run killed at any moment resumes from a complete checkpoint.
+  checkpoints/   tf.train.CheckpointManager checkpoints of the model and optimizer (the 3
+                 latest), and the `checkpoint` index file that names them.
   logs/          TensorBoard logs; history.csv, the metrics every `log_every` steps.
   saved_model/   the serving export, written to a temporary folder and renamed into place
                  when complete, so a reader never sees a half-written model.
 
 Training data and Monte-Carlo noise are functions of (seed, step), so a resumed run sees
 the batches and noise it would have seen without the interruption.
+
+A run killed at any moment, SIGKILL included, resumes from a complete checkpoint: saving ckpt-N
+writes its shards into ckpt-N_temp/ and merges them into ckpt-N.index and ckpt-N.data-*; only
+then does CheckpointManager record ckpt-N in the `checkpoint` index file, which TensorFlow
+replaces atomically (written to a temporary file, then renamed). Resuming reads that index
+only (`tf.train.latest_checkpoint`, which also checks that the named files exist), so the
+leftovers of a save killed midway are never restored, and are overwritten when the resumed run
+saves step N again. A NaN or Inf loss stops training before the next checkpoint is saved.
 """
 
 import math
@@ -25,9 +32,12 @@ from hib_tf import export
 from hib_tf.data import pipeline
 from hib_tf.model import HIBModel
 from hib_tf.training.config import CONFIG_FILENAME
+from hib_tf.training import distributed_fit
+from hib_tf.training import strategy as strategies
 from hib_tf.training.config import TrainConfig
 
 SAVED_MODEL_DIRNAME = "saved_model"
+CHECKPOINTS_DIRNAME = "checkpoints"
 
 
 class RunFolderError(ValueError):
@@ -61,8 +71,13 @@ def build_model(config):
     return model
 
 
-def prepare_run_folder(config):
+def prepare_run_folder(config, write=True):
     """Creates the run folder, or checks that an existing one holds this same run.
+
+    Args:
+      config: TrainConfig.
+      write: create the folder and its config.json if needed; False on multi-worker
+        non-chief workers, which only check an existing config (the chief writes it).
 
     Raises:
       RunFolderError: if the folder holds another run's config.
@@ -82,6 +97,8 @@ def prepare_run_folder(config):
                 "command to resume it."
             )
         return
+    if not write:
+        return
     if folder.exists() and any(folder.iterdir()):
         raise RunFolderError(
             f"{folder} is not empty and holds no {CONFIG_FILENAME}: refusing to write a run "
@@ -93,6 +110,11 @@ def prepare_run_folder(config):
     os.replace(temporary, config_path)
 
 
+def _step(model):
+    """The model's training step, a Python int (also of a mirrored variable)."""
+    return int(model.optimizer.iterations.numpy())
+
+
 class _CheckpointEvery(keras.callbacks.Callback):
     """Saves a checkpoint every `every` steps, and at the end of training."""
 
@@ -101,15 +123,15 @@ class _CheckpointEvery(keras.callbacks.Callback):
         self._manager, self._every, self._saved_step = manager, every, None
 
     def on_epoch_end(self, epoch, logs=None):
-        if int(self.model.optimizer.iterations) % self._every == 0:
+        if _step(self.model) % self._every == 0:
             self._save()
 
     def on_train_end(self, logs=None):
-        if self._saved_step != int(self.model.optimizer.iterations):
+        if self._saved_step != _step(self.model):
             self._save()
 
     def _save(self):
-        self._saved_step = int(self.model.optimizer.iterations)
+        self._saved_step = _step(self.model)
         self._manager.save(checkpoint_number=self._saved_step)
 
 
@@ -119,41 +141,49 @@ class _StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
         if not math.isfinite(loss):
-            step = int(self.model.optimizer.iterations)
+            step = _step(self.model)
             raise NonFiniteLossError(
                 f"The training loss became {loss} at step {step}. Training stopped; the last good "
                 "checkpoint is left as it was. Lower --learning_rate, or check the data."
             )
 
 
-def train(config, *, verbose=1, examples=None):
+def train(config, *, verbose=1, examples=None, callbacks=()):
     """Trains (or resumes) the run of `config` and exports its SavedModel.
+
+    The model, optimizer and checkpoint are created under the strategy of `config.strategy`;
+    in a multi-worker run every worker calls this with the same config, restores from the
+    chief's checkpoints, and only the chief writes into the run folder (see
+    :mod:`hib_tf.training.strategy`).
 
     Args:
       config: TrainConfig.
       verbose: Keras progress output (1: progress bar, 2: a line per log interval, 0: none).
       examples: optional tf.data.Dataset of example dicts to train on instead of the
         n_digit_mnist train split (tests use small synthetic data).
+      callbacks: extra Keras callbacks (benchmarks time the steps with one).
 
     Returns:
       Path of the exported SavedModel.
     """
-    prepare_run_folder(config)
+    # First: a multi-worker strategy must be created before TensorFlow runs any op.
+    strategy = strategies.make_strategy(config.strategy)
+    prepare_run_folder(config, write=strategies.is_chief(strategy))
     folder = epath.Path(config.output_dir)
     export_dir = folder / SAVED_MODEL_DIRNAME
-    model = build_model(config)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    manager = tf.train.CheckpointManager(
-        checkpoint, os.fspath(folder / "checkpoints"), max_to_keep=3
-    )
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    step = int(model.optimizer.iterations)
+    with strategy.scope():
+        model = build_model(config)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    # The `checkpoint` index file names only complete checkpoints (see the module docstring).
+    latest = tf.train.latest_checkpoint(os.fspath(folder / CHECKPOINTS_DIRNAME))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    step = _step(model)
     if step >= config.steps and export_dir.exists():
         print(f"{folder}: already trained for {step} steps and exported to {export_dir}.")
         return export_dir
     if step:
-        print(f"Resuming {folder} from step {step} ({manager.latest_checkpoint}).")
+        print(f"Resuming {folder} from step {step} ({latest}).")
     if examples is None:
         examples = pipeline.load_split(
             config.digits,
@@ -162,29 +192,30 @@ def train(config, *, verbose=1, examples=None):
             data_dir=config.data_dir,
             manual_dir=config.manual_dir,
         )
-    batches = pipeline.training_batches(
-        examples,
-        batch_size=config.batch_size,
-        occlusion_probability=config.occlusion_probability,
-        seed=config.seed,
-        start_step=step,
-    )
-    if step < config.steps:
-        model.fit(
-            batches,
-            initial_epoch=step // config.log_every,
-            epochs=config.steps // config.log_every,
-            steps_per_epoch=config.log_every,
-            shuffle=False,
-            verbose=verbose,
-            callbacks=[
-                _StopOnNonFiniteLoss(),
-                _CheckpointEvery(manager, config.checkpoint_every),
-                keras.callbacks.TensorBoard(os.fspath(folder / "logs")),
-                keras.callbacks.CSVLogger(os.fspath(folder / "history.csv"), append=True),
-            ],
+    batches = strategies.replica_batches(strategy, examples, config, start_step=step)
+    with strategies.write_folder(strategy, folder) as writes:
+        manager = tf.train.CheckpointManager(
+            checkpoint, os.fspath(writes / CHECKPOINTS_DIRNAME), max_to_keep=3
         )
-    return export_atomically(model, export_dir, config)
+        if step < config.steps:
+            distributed_fit.fit(
+                model,
+                strategy,
+                batches,
+                initial_epoch=step // config.log_every,
+                epochs=config.steps // config.log_every,
+                steps_per_epoch=config.log_every,
+                verbose=verbose,
+                callbacks=[
+                    _StopOnNonFiniteLoss(),
+                    _CheckpointEvery(manager, config.checkpoint_every),
+                    keras.callbacks.TensorBoard(os.fspath(writes / "logs")),
+                    keras.callbacks.CSVLogger(os.fspath(writes / "history.csv"), append=True),
+                    *callbacks,
+                ],
+            )
+        export_atomically(model, writes / SAVED_MODEL_DIRNAME, config)
+    return export_dir
 
 
 def export_atomically(model, export_dir, config):
