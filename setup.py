@@ -26,6 +26,7 @@ setuptools.setup(
         "tensorflow-datasets>=4.9.10,<4.10",
         "keras>=3.15,<4",
         "tensorboard>=2.20,<3",
+        "matplotlib>=3.8,<4",
         "numpy>=1.26,<3",
         "scipy>=1.13,<2",
         "scikit-learn>=1.5,<2",
@@ -34,7 +35,12 @@ setuptools.setup(
         "importlib_resources>=6",
         "dill>=0.3.8",
     ],
-    entry_points={"console_scripts": ["hib-train = hib_tf.training.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "hib-train = hib_tf.training.cli:main",
+            "hib-evaluate = hib_tf.evaluation.cli:main",
+        ]
+    },
     extras_require={
         "test": ["pytest>=8,<10"],
         # TFDS 4.9.10's `tfds` command imports Apache Beam and mlcroissant even for

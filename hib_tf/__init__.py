@@ -2,7 +2,8 @@
 
 Importing hib_tf registers the `n_digit_mnist` TFDS dataset. The data flow, one module each:
 dataset (`n_digit_mnist`) -> `hib_tf.data` (sources, occlusion, pipeline) -> `hib_tf.model`
-(encoder, heads, HIBModel) -> `hib_tf.losses` -> `hib_tf.training` -> `hib_tf.export`.
+(encoder, heads, HIBModel) -> `hib_tf.losses` -> `hib_tf.training` -> `hib_tf.export`
+(SavedModel) -> `hib_tf.evaluation` (which reads only the SavedModel).
 """
 
 import n_digit_mnist  # noqa: F401  (registers the TFDS dataset)
