@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import synthetic_runs
 from hib_tf import losses
 from hib_tf.data import pipeline
 from hib_tf.model import HIBModel
@@ -29,35 +30,6 @@ from hib_tf.training import strategy as strategies
 from hib_tf.training.config import TrainConfig
 
 CHILD_TIMEOUT_S = 240
-
-
-def _examples(num_classes=20, per_class=8):
-    rng = np.random.RandomState(0)
-    labels = np.repeat(np.arange(num_classes), per_class)
-    images = rng.randint(0, 256, (len(labels), 28, 56, 1)).astype(np.uint8)
-    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
-
-
-def _config(folder, **overrides):
-    fields = dict(
-        output_dir=str(folder),
-        steps=4,
-        log_every=2,
-        checkpoint_every=2,
-        filters=(4, 8),
-        components=2,
-        dim=2,
-    )
-    return TrainConfig(**{**fields, **overrides})
-
-
-def _checkpointed(config):
-    """(step, trainable weights) of the run's latest checkpoint."""
-    model = loop.build_model(config)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    latest = tf.train.latest_checkpoint(os.path.join(config.output_dir, "checkpoints"))
-    checkpoint.restore(latest).expect_partial()
-    return int(model.optimizer.iterations), [v.numpy() for v in model.trainable_variables]
 
 
 def _child(command, folder, *args):
@@ -115,10 +87,10 @@ def test_a_run_killed_by_sigkill_resumes_to_the_same_end(tmp_path):
     _check(resumed)
     assert "Resuming" in resumed.stdout
 
-    straight = _config(tmp_path / "straight", steps=steps)
-    loop.train(straight, verbose=0, examples=_examples())
-    step, weights = _checkpointed(_config(folder, steps=steps))
-    straight_step, straight_weights = _checkpointed(straight)
+    straight = synthetic_runs.config(tmp_path / "straight", steps=steps)
+    loop.train(straight, verbose=0, examples=synthetic_runs.examples())
+    step, weights = synthetic_runs.checkpointed(synthetic_runs.config(folder, steps=steps))
+    straight_step, straight_weights = synthetic_runs.checkpointed(straight)
     assert step == straight_step == steps
     for kept, straight in zip(weights, straight_weights):
         np.testing.assert_allclose(kept, straight, rtol=1e-4, atol=1e-5)
@@ -190,7 +162,7 @@ def mirrored_step(folder):
     gradients are scaled, which is what this checks.
     """
     strategy = _two_cpu_strategy()
-    config = _config(folder, strategy="mirrored")
+    config = synthetic_runs.config(folder, strategy="mirrored")
     with strategy.scope():
         mirrored = loop.build_model(config)
         mirrored.compile(optimizer=keras.optimizers.SGD(0.5))
@@ -199,7 +171,7 @@ def mirrored_step(folder):
     for a, b in zip(mirrored.trainable_variables, single.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
-    batches = strategies.replica_batches(strategy, _examples(), config, start_step=0)
+    batches = strategies.replica_batches(strategy, synthetic_runs.examples(), config, start_step=0)
     logs = distributed_fit.fit(
         mirrored,
         strategy,
@@ -213,7 +185,7 @@ def mirrored_step(folder):
 
     images, classes = strategies.replica_layout(config.batch_size, 2)
     halves = pipeline.training_batches(
-        _examples(), batch_size=images, classes_per_batch=classes, seed=config.seed
+        synthetic_runs.examples(), batch_size=images, classes_per_batch=classes, seed=config.seed
     ).take(2)
     with tf.GradientTape() as tape:
         half_losses = []
@@ -248,7 +220,7 @@ def mirrored_nan(folder):
     NaN then resumes from it, as rerunning the command would.
     """
     _two_cpu_strategy()
-    config = _config(folder, strategy="mirrored", steps=6)
+    config = synthetic_runs.config(folder, strategy="mirrored", steps=6)
     real_loss = HIBModel._loss
 
     def nan_from_step_3(self, *args):
@@ -257,24 +229,26 @@ def mirrored_nan(folder):
 
     HIBModel._loss = nan_from_step_3
     try:
-        loop.train(config, verbose=0, examples=_examples())
+        loop.train(config, verbose=0, examples=synthetic_runs.examples())
         raise AssertionError("training did not stop")
     except loop.NonFiniteLossError as error:
         assert "became nan at step 3" in str(error), error
     finally:
         HIBModel._loss = real_loss
-    step, weights = _checkpointed(config)
+    step, weights = synthetic_runs.checkpointed(config)
     assert step == 2, step
     assert all(np.isfinite(w).all() for w in weights)
     assert not (pathlib.Path(folder) / "saved_model").exists()
 
-    export_dir = loop.train(config, verbose=0, examples=_examples())
-    assert _checkpointed(config)[0] == config.steps
+    export_dir = loop.train(config, verbose=0, examples=synthetic_runs.examples())
+    assert synthetic_runs.checkpointed(config)[0] == config.steps
     assert tf.saved_model.load(str(export_dir)).digits == 2
 
 
 def _train(folder, steps):
-    loop.train(_config(folder, steps=steps), verbose=0, examples=_examples())
+    loop.train(
+        synthetic_runs.config(folder, steps=steps), verbose=0, examples=synthetic_runs.examples()
+    )
 
 
 if __name__ == "__main__":

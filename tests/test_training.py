@@ -4,63 +4,46 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import synthetic_runs
 from hib_tf.training import cli
 from hib_tf.training import loop
 from hib_tf.training.config import TrainConfig
 
 
-def _examples(num_classes=20, per_class=8):
-    rng = np.random.RandomState(0)
-    labels = np.repeat(np.arange(num_classes), per_class)
-    images = rng.randint(0, 256, (len(labels), 28, 56, 1)).astype(np.uint8)
-    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_at_step(monkeypatch, step):
+    """Makes training raise `_Interrupted` right after `step`, as a killed run would stop."""
+    original = loop._StopOnNonFiniteLoss.on_train_batch_end
+
+    def interrupt(self, batch, logs=None):
+        original(self, batch, logs)
+        if int(self.model.optimizer.iterations.numpy()) == step:
+            raise _Interrupted()
+
+    monkeypatch.setattr(loop._StopOnNonFiniteLoss, "on_train_batch_end", interrupt)
 
 
 def _config(tmp_path, **overrides):
-    fields = dict(
-        output_dir=str(tmp_path / "run"),
-        steps=4,
-        log_every=2,
-        checkpoint_every=2,
-        filters=(4, 8),
-        components=2,
-        dim=2,
-    )
-    return TrainConfig(**{**fields, **overrides})
-
-
-def _weights(folder, config):
-    model = loop.build_model(config)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
-    return int(model.optimizer.iterations), [v.numpy() for v in model.trainable_variables]
-
-
-class _InterruptAt(Exception):
-    pass
+    return synthetic_runs.config(tmp_path / "run", **overrides)
 
 
 def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypatch):
     straight = _config(tmp_path / "a")
-    loop.train(straight, verbose=0, examples=_examples())
+    loop.train(straight, verbose=0, examples=synthetic_runs.examples())
 
     interrupted = _config(tmp_path / "b")
-    original = loop._StopOnNonFiniteLoss.on_train_batch_end
-
-    def interrupt_at_step_3(self, batch, logs=None):
-        original(self, batch, logs)
-        if int(self.model.optimizer.iterations) == 3:
-            raise _InterruptAt()
-
-    monkeypatch.setattr(loop._StopOnNonFiniteLoss, "on_train_batch_end", interrupt_at_step_3)
-    with pytest.raises(_InterruptAt):
-        loop.train(interrupted, verbose=0, examples=_examples())
+    _interrupt_at_step(monkeypatch, 3)
+    with pytest.raises(_Interrupted):
+        loop.train(interrupted, verbose=0, examples=synthetic_runs.examples())
     assert not (tmp_path / "b" / "run" / "saved_model").exists()
     monkeypatch.undo()
-    loop.train(interrupted, verbose=0, examples=_examples())
+    loop.train(interrupted, verbose=0, examples=synthetic_runs.examples())
 
-    step_a, weights_a = _weights(tmp_path / "a" / "run", straight)
-    step_b, weights_b = _weights(tmp_path / "b" / "run", interrupted)
+    step_a, weights_a = synthetic_runs.checkpointed(straight)
+    step_b, weights_b = synthetic_runs.checkpointed(interrupted)
     assert step_a == step_b == 4
     for a, b in zip(weights_a, weights_b):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -82,18 +65,11 @@ def test_a_foreign_non_empty_folder_is_refused(tmp_path):
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     config = _config(tmp_path, steps=6)
-    original = loop._StopOnNonFiniteLoss.on_train_batch_end
-
-    def interrupt_at_step_3(self, batch, logs=None):
-        original(self, batch, logs)
-        if int(self.model.optimizer.iterations) == 3:
-            raise _InterruptAt()
-
-    monkeypatch.setattr(loop._StopOnNonFiniteLoss, "on_train_batch_end", interrupt_at_step_3)
-    with pytest.raises(_InterruptAt):
-        loop.train(config, verbose=0, examples=_examples())
+    _interrupt_at_step(monkeypatch, 3)
+    with pytest.raises(_Interrupted):
+        loop.train(config, verbose=0, examples=synthetic_runs.examples())
     monkeypatch.undo()
-    step, good_weights = _weights(tmp_path / "run", config)
+    step, good_weights = synthetic_runs.checkpointed(config)
     assert step == 2
 
     real_loss = loop.HIBModel._loss
@@ -105,8 +81,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, 
         },
     )
     with pytest.raises(loop.NonFiniteLossError, match="became nan at step 3"):
-        loop.train(config, verbose=0, examples=_examples())
-    step, weights = _weights(tmp_path / "run", config)
+        loop.train(config, verbose=0, examples=synthetic_runs.examples())
+    step, weights = synthetic_runs.checkpointed(config)
     assert step == 2
     for good, kept in zip(good_weights, weights):
         np.testing.assert_array_equal(good, kept)
