@@ -17,7 +17,13 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["hib_tf", "hib_tf.*"]) + ["n_digit_mnist"],
     package_dir={"n_digit_mnist": "datasets/n_digit_mnist"},
     package_data={
-        "n_digit_mnist": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv", "dummy_data/*"]
+        "n_digit_mnist": [
+            "README.md",
+            "CITATIONS.bib",
+            "TAGS.txt",
+            "checksums.tsv",
+            "dummy_data/README.md",
+        ]
     },
     install_requires=[
         "tensorflow>=2.21,<2.22",

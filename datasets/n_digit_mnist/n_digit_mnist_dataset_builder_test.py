@@ -1,39 +1,51 @@
-"""n_digit_mnist builder tests on the fake sources in dummy_data/ (regenerate them with
-`python -m hib_tf.data.fake_sources datasets/n_digit_mnist/dummy_data`)."""
+"""n_digit_mnist builder tests on fake sources written when the tests start.
+
+The fake MNIST files and index tables carry the official file names (the builder looks for
+those names), so they are generated into a temporary folder rather than committed: nothing
+named like MNIST or the official tables is ever tracked.
+"""
+
+import tempfile
 
 import tensorflow_datasets as tfds
 
+from hib_tf.data import fake_sources
 from n_digit_mnist import n_digit_mnist_dataset_builder
 
+_DUMMY_DATA = tempfile.mkdtemp(prefix="n_digit_mnist_dummy_data_")
+fake_sources.write_fake_sources(_DUMMY_DATA)
 
-class NumberGap2DigitTest(tfds.testing.DatasetBuilderTestCase):
+
+class _FakeSources:
+    """Mixin: DatasetBuilderTestCase reads the fake sources as dummy data (and manual_dir)."""
+
     DATASET_CLASS = n_digit_mnist_dataset_builder.Builder
+    EXAMPLE_DIR = _DUMMY_DATA
+
+
+class NumberGap2DigitTest(_FakeSources, tfds.testing.DatasetBuilderTestCase):
     BUILDER_CONFIG_NAMES_TO_TEST = ["2digit_number"]
     SPLITS = {"train": 140, "test_seen": 60, "test_unseen": 60}
 
 
-class NumberGap3DigitTest(tfds.testing.DatasetBuilderTestCase):
-    DATASET_CLASS = n_digit_mnist_dataset_builder.Builder
+class NumberGap3DigitTest(_FakeSources, tfds.testing.DatasetBuilderTestCase):
     BUILDER_CONFIG_NAMES_TO_TEST = ["3digit_number"]
     SPLITS = {"train": 200, "test_seen": 60, "test_unseen": 60}
 
 
-class InstanceGap2DigitTest(tfds.testing.DatasetBuilderTestCase):
-    DATASET_CLASS = n_digit_mnist_dataset_builder.Builder
+class InstanceGap2DigitTest(_FakeSources, tfds.testing.DatasetBuilderTestCase):
     BUILDER_CONFIG_NAMES_TO_TEST = ["2digit_instance"]
     SPLITS = {"train": 200, "test": 100}
 
 
-class InstanceGap3DigitTest(tfds.testing.DatasetBuilderTestCase):
-    DATASET_CLASS = n_digit_mnist_dataset_builder.Builder
+class InstanceGap3DigitTest(_FakeSources, tfds.testing.DatasetBuilderTestCase):
     BUILDER_CONFIG_NAMES_TO_TEST = ["3digit_instance"]
     SPLITS = {"train": 2000, "test": 1000}
 
 
-class RecipeConfigTest(tfds.testing.DatasetBuilderTestCase):
+class RecipeConfigTest(_FakeSources, tfds.testing.DatasetBuilderTestCase):
     """A config built from parameters draws its tables with the official recipe."""
 
-    DATASET_CLASS = n_digit_mnist_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = [
         n_digit_mnist_dataset_builder.NDigitMnistConfig.from_parameters(
             digits=1, total_train=35, total_test=9, min_per_number=2

@@ -1,10 +1,10 @@
-"""Writes small fake N-digit MNIST sources, for tests and the builder's dummy data.
+"""Writes small fake N-digit MNIST sources, for tests and the builder test.
 
 The fake MNIST images are random noise with the digit's value stamped into a corner pixel,
 so a test can tell which image landed where; the index tables follow the official recipe with
 tiny totals. Nothing here is MNIST: it can be committed and regenerated freely.
 
-  python -m hib_tf.data.fake_sources datasets/n_digit_mnist/dummy_data
+  python -m hib_tf.data.fake_sources FOLDER
 """
 
 import gzip
