@@ -11,8 +11,6 @@ from hib_tf.data import occlusion
 from hib_tf.data import recipe
 from hib_tf.data import sources
 
-MNIST_NAMES = [name for name, _, _ in sources.MNIST_FILES.values()]
-
 
 def _examples(builder, split):
     return list(tfds.as_numpy(builder.as_dataset(split=split)))
@@ -105,7 +103,7 @@ def real_build(request, tmp_path_factory):
 @requires_shared_data()
 def test_real_standard_dataset_has_the_official_sizes(real_build):
     digits, expected, builder = real_build
-    paths = sources.find_sources(SHARED_DATA, MNIST_NAMES)
+    paths = sources.find_sources(SHARED_DATA, sources.MNIST_FILENAMES)
     mnist = {split: sources.read_mnist(paths, split)[0] for split in ("train", "test")}
     for split, (classes, per_class) in expected.items():
         assert builder.info.splits[split].num_examples == classes * per_class

@@ -102,7 +102,7 @@ def test_environment_variable_supplies_the_sources(fake_source_dir, tmp_path, mo
 
 
 def test_checksums_cover_every_download():
-    names = [name for name, _, _ in sources.MNIST_FILES.values()] + [
+    names = [*sources.MNIST_FILENAMES] + [
         sources.table_filename(digits, gap, split)
         for digits in (2, 3)
         for gap in ("number", "instance")
@@ -114,7 +114,7 @@ def test_checksums_cover_every_download():
 
 @requires_shared_data()
 def test_recipe_with_official_seed_reproduces_the_standard_tables():
-    paths = sources.find_sources(SHARED_DATA, [v[0] for v in sources.MNIST_FILES.values()])
+    paths = sources.find_sources(SHARED_DATA, sources.MNIST_FILENAMES)
     labels = {split: sources.read_mnist(paths, split)[1] for split in ("train", "test")}
     tables = recipe.make_index_tables(2, "number", 714, labels["train"], labels["test"])
     for split, table in tables.items():

@@ -117,9 +117,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             if config.standard
             else []
         )
-        paths = self._source_paths(
-            dl_manager, [name for name, _, _ in sources.MNIST_FILES.values()] + table_names
-        )
+        paths = self._source_paths(dl_manager, [*sources.MNIST_FILENAMES, *table_names])
         mnist = {split: sources.read_mnist(paths, split) for split in ("train", "test")}
         if config.standard:
             tables = {

@@ -24,6 +24,11 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_OCCLUSION_PROBABILITY = 0.2
 
 
+def dataset_name(digits, gap):
+    """The TFDS name of a standard config, e.g. ``n_digit_mnist/2digit_number``."""
+    return f"n_digit_mnist/{digits}digit_{gap}"
+
+
 def load_split(digits=2, gap="number", split="train", *, data_dir=None, manual_dir=None):
     """The `n_digit_mnist` split as a tf.data.Dataset of example dicts, built if needed.
 
@@ -38,7 +43,7 @@ def load_split(digits=2, gap="number", split="train", *, data_dir=None, manual_d
     """
     download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     return tfds.load(
-        f"n_digit_mnist/{digits}digit_{gap}",
+        dataset_name(digits, gap),
         split=split,
         data_dir=data_dir,
         shuffle_files=False,

@@ -52,9 +52,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        builder = tfds.builder(
-            f"n_digit_mnist/{args.digits}digit_{args.gap}", data_dir=args.data_dir
-        )
+        builder = tfds.builder(pipeline.dataset_name(args.digits, args.gap), data_dir=args.data_dir)
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=args.manual_dir)
         )

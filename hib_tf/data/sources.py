@@ -47,6 +47,8 @@ MNIST_FILES = {
     ),
 }
 
+MNIST_FILENAMES = tuple(name for name, _, _ in MNIST_FILES.values())
+
 # Sub-folders searched inside a source folder, so the layout of the official repository and
 # of a flat folder both work.
 _SEARCHED_SUBFOLDERS = ("", "mnist", "n_digit_mnist_standard", "standard_datasets")

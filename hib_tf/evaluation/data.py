@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hib_tf.data.pipeline import dataset_name
+
 TWINS = ("clean", "corrupt")
 _TWIN_FEATURES = {"clean": "image", "corrupt": "image_corrupt"}
 
@@ -27,11 +29,6 @@ class SplitTwins:
     images: dict
     labels: np.ndarray
     ids: np.ndarray
-
-
-def dataset_name(digits, gap):
-    """The TFDS name of the ``n_digit_mnist`` config, e.g. ``n_digit_mnist/2digit_number``."""
-    return f"n_digit_mnist/{digits}digit_{gap}"
 
 
 def test_splits(gap):
