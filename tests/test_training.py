@@ -30,11 +30,12 @@ def _config(tmp_path, **overrides):
     return synthetic_runs.config(tmp_path / "run", **overrides)
 
 
-def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypatch):
-    straight = _config(tmp_path / "a")
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypatch, lr_schedule):
+    straight = _config(tmp_path / "a", lr_schedule=lr_schedule)
     loop.train(straight, verbose=0, examples=synthetic_runs.examples())
 
-    interrupted = _config(tmp_path / "b")
+    interrupted = _config(tmp_path / "b", lr_schedule=lr_schedule)
     _interrupt_at_step(monkeypatch, 3)
     with pytest.raises(_Interrupted):
         loop.train(interrupted, verbose=0, examples=synthetic_runs.examples())
@@ -48,6 +49,15 @@ def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypa
     for a, b in zip(weights_a, weights_b):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert tf.saved_model.load(str(tmp_path / "b" / "run" / "saved_model")).digits == 2
+
+
+def test_cosine_schedule_decays_from_the_learning_rate_to_zero_over_the_steps(tmp_path):
+    config = _config(tmp_path, learning_rate=0.01, steps=100, lr_schedule="cosine")
+    schedule = loop.learning_rate(config)
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(50)) == pytest.approx(0.005)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+    assert loop.learning_rate(_config(tmp_path, learning_rate=0.01)) == 0.01
 
 
 def test_a_different_run_in_the_same_folder_is_refused(tmp_path):

@@ -7,7 +7,7 @@ from hib_tf import losses
 from hib_tf.data import sources
 from hib_tf.training import loop
 from hib_tf.training.strategy import STRATEGIES
-from hib_tf.training.config import TrainConfig
+from hib_tf.training.config import LR_SCHEDULES, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -110,7 +110,16 @@ def parser():
         "--steps", type=int, default=_DEFAULTS.steps, help="Training steps (the paper: 500000)."
     )
     optimisation.add_argument(
-        "--learning_rate", type=float, default=_DEFAULTS.learning_rate, help="Adam learning rate."
+        "--learning_rate",
+        type=float,
+        default=_DEFAULTS.learning_rate,
+        help="Adam's (initial) learning rate.",
+    )
+    optimisation.add_argument(
+        "--lr_schedule",
+        choices=LR_SCHEDULES,
+        default=_DEFAULTS.lr_schedule,
+        help="constant, or cosine: decay to 0 over --steps (resuming keeps the curve).",
     )
     optimisation.add_argument(
         "--seed",

@@ -11,6 +11,7 @@ from hib_tf import losses
 from hib_tf.training.strategy import STRATEGIES
 
 CONFIG_FILENAME = "config.json"
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,7 @@ class TrainConfig:
     batch_size: int = 128
     steps: int = 5000
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     seed: int = 0
     occlusion_probability: float = 0.2
     log_every: int = 100
@@ -77,6 +79,8 @@ class TrainConfig:
             )
         if self.learning_rate <= 0:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not 0 <= self.occlusion_probability <= 1:
             problems.append(
                 f"occlusion_probability must be in [0, 1], got {self.occlusion_probability}"

@@ -48,6 +48,17 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or Inf; the last good checkpoint is left as it was."""
 
 
+def learning_rate(config):
+    """Adam's learning rate: constant, or a cosine decay to 0 over the run's steps.
+
+    The schedule is a function of the optimizer's step counter, which the checkpoint restores,
+    so a resumed run continues on the same curve.
+    """
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps)
+    return config.learning_rate
+
+
 def build_model(config):
     """The HIBModel of a config, with its variables and the optimizer's created."""
     keras.utils.set_random_seed(config.seed)  # Seeds the weight initialisers.
@@ -64,7 +75,7 @@ def build_model(config):
         seed=config.seed,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=config.jit_compile
+        optimizer=keras.optimizers.Adam(learning_rate(config)), jit_compile=config.jit_compile
     )
     model(tf.zeros([1, 28, 28 * config.digits, 1]))
     model.optimizer.build(model.trainable_variables)
