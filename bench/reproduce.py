@@ -18,9 +18,12 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "reproduce"
 RESULTS = ROOT / "docs" / "RESULTS.md"
+SETTINGS = ("steps", "learning_rate", "lr_schedule", "batch_size", "filters", "samples")
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 KINDS = {
     "point": ["--point", "--components", "1"],
@@ -184,6 +187,102 @@ def _variants(found, split, rows):
     return lines
 
 
+def _seed_spread(found, split):
+    """Mean and sample standard deviation over the three seeds, for each kind."""
+    lines = [
+        "| kind | seeds | AP clean | AP corrupt | kNN clean | kNN corrupt |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind in KINDS:
+        names = [f"n2_d2_{kind}"] + [f"n2_d2_{kind}_seed{seed}" for seed in (1, 2)]
+        names = [name for name in names if name in found]
+        cells = []
+        for keys in (("verification_ap",), ("knn_accuracy",)):
+            for twin in ("clean", "corrupt"):
+                values = np.array([_value(found, name, split, twin, *keys) for name in names])
+                spread = f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else ""
+                cells.append(f"{values.mean():.3f}{spread}" if len(values) else "—")
+        lines.append(f"| {kind} | {len(names)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _claim(label, pairs):
+    """One line of the claims list: held where every comparison (ours, other) holds."""
+    pairs = [(text, ours, other) for text, ours, other in pairs if None not in (ours, other)]
+    if not pairs:
+        return f"- {label}: not checked yet (runs missing)."
+    held = [ours > other for _, ours, other in pairs]
+    verdict = "held" if all(held) else f"held in {sum(held)} of {len(held)}"
+    details = "; ".join(f"{text} {ours:.3f} vs {other:.3f}" for text, ours, other in pairs)
+    return f"- {label}: **{verdict}** ({details})."
+
+
+def _claims(found, split):
+    """The paper's qualitative claims, each checked on every finished comparison."""
+    hib_vs_point = []
+    tau_positive = []
+    for n in (2, 3):
+        for d in (2, 3):
+            point = f"n{n}_d{d}_point"
+            for kind in ("MoG-1", "MoG-2"):
+                name = f"n{n}_d{d}_{kind}"
+                for metric, label in (("verification_ap", "AP"), ("knn_accuracy", "kNN")):
+                    hib_vs_point.append(
+                        (
+                            f"N={n} D={d} {kind} {label}",
+                            _value(found, name, split, "corrupt", metric),
+                            _value(found, point, split, "corrupt", metric),
+                        )
+                    )
+                for metric, label in (("ap", "AP"), ("knn", "kNN")):
+                    tau_positive.append(
+                        (
+                            f"N={n} D={d} {kind} {label}",
+                            _value(found, name, split, "corrupt", "kendall_tau", metric),
+                            0.0 if name in found else None,
+                        )
+                    )
+    beta = [
+        (
+            f"kNN tau {twin}",
+            _value(found, "n3_d3_MoG-1", split, twin, "kendall_tau", "knn"),
+            _value(found, "n3_d3_MoG-1_beta0", split, twin, "kendall_tau", "knn"),
+        )
+        for twin in ("clean", "corrupt")
+    ]
+    return [
+        _claim("HIB > point on corrupt images (HIB vs point)", hib_vs_point),
+        _claim("eta's Kendall's tau > 0 on corrupt images (tau vs 0)", tau_positive),
+        _claim("beta = 1e-4 beats beta = 0 on kNN tau, N = 3, D = 3 (1e-4 vs 0)", beta),
+    ]
+
+
+def _split_distance(found, split):
+    """Mean |ours - paper| over the finished table-1 cells of one split, and the cell count."""
+    from hib_tf.evaluation import references
+
+    gaps = []
+    for run, metrics in found.values():
+        if run.name != f"n{run.digits}_d{run.dim}_{run.kind}" or split not in metrics["splits"]:
+            continue
+        paper = references.paper_numbers(run.digits, run.dim, run.kind)
+        for metric in ("verification_ap", "knn_accuracy"):
+            for index, twin in enumerate(("clean", "corrupt")):
+                ours = metrics["splits"][split][twin][metric]
+                gaps.append(abs(ours - paper[metric][index]))
+    return (float(np.mean(gaps)) if gaps else None), len(gaps)
+
+
+def _settings(found):
+    """The training settings of the finished runs, from their config.json, grouped."""
+    groups = {}
+    for name in found:
+        config = json.loads((RUNS / name / "config.json").read_text())
+        key = ", ".join(f"{field} {config[field]}" for field in SETTINGS if field in config)
+        groups.setdefault(key, []).append(name)
+    return [f"- {key}: {len(names)} runs ({', '.join(names)})" for key, names in groups.items()]
+
+
 def report(found, split="test_seen"):
     """Markdown of the study from the metrics found: ours (paper, ours - paper)."""
     seeds = [
@@ -198,6 +297,14 @@ def report(found, split="test_seen"):
         f"{len(grid())} (`--list` shows which); split `{split}` unless stated. Cells: ours "
         "(paper, ours - paper); — where the run has not been done yet.",
         "",
+        "Training settings shared by the runs (besides what each run varies):",
+        "",
+        *_settings(found),
+        "",
+        "The paper's qualitative claims, on every finished comparison:",
+        "",
+        *_claims(found, split),
+        "",
         "Table 1:",
         "",
         *_table1(found, split),
@@ -209,6 +316,10 @@ def report(found, split="test_seen"):
         "Three seeds at N = 2, D = 2:",
         "",
         *_variants(found, split, seeds),
+        "",
+        "Their mean ± standard deviation:",
+        "",
+        *_seed_spread(found, split),
         "",
         "Table 5 (MoG-1, N = 3, D = 3; paper kNN corrupt 0.685 vs 0.730, kNN tau clean -0.080 "
         "vs 0.685):",
@@ -230,6 +341,13 @@ def report(found, split="test_seen"):
         ),
         "",
         "test_unseen, for comparison with the test_seen table 1 above:",
+        "",
+        *[
+            f"- mean |ours - paper| over {count} table-1 cells on {name}: "
+            + ("—" if distance is None else f"{distance:.3f}")
+            for name in ("test_seen", "test_unseen")
+            for distance, count in [_split_distance(found, name)]
+        ],
         "",
         *_table1(found, "test_unseen"),
         "",
