@@ -17,12 +17,14 @@ import json
 import pathlib
 import subprocess
 import sys
+import time
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "reproduce"
 RESULTS = ROOT / "docs" / "RESULTS.md"
+TRAIN_SECONDS = "train_seconds.txt"
 SETTINGS = ("steps", "learning_rate", "lr_schedule", "batch_size", "filters", "samples")
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 KINDS = {
@@ -69,8 +71,17 @@ def grid():
 
 
 def run_command(command):
+    """Runs a command from the repository root; returns its wall time in seconds."""
     print("$", " ".join(command), flush=True)
+    start = time.monotonic()
     subprocess.run(command, check=True, cwd=ROOT)
+    return time.monotonic() - start
+
+
+def _add_training_time(folder, seconds):
+    """Adds to the run's training wall time (summed over resumed sessions) in train_seconds.txt."""
+    path = folder / TRAIN_SECONDS
+    path.write_text(f"{(float(path.read_text()) if path.exists() else 0.0) + seconds:.1f}\n")
 
 
 def execute(run, args):
@@ -81,7 +92,7 @@ def execute(run, args):
     ]
     if not (folder / "saved_model").exists():
         steps = ["--steps", str(args.steps)] if args.steps else []
-        run_command(
+        seconds = run_command(
             [
                 sys.executable,
                 "train.py",
@@ -94,6 +105,7 @@ def execute(run, args):
                 "2",
             ]
         )
+        _add_training_time(folder, seconds)
     if not (folder / "evaluation" / "metrics.json").exists():
         run_command(
             [
@@ -280,7 +292,19 @@ def _settings(found):
         config = json.loads((RUNS / name / "config.json").read_text())
         key = ", ".join(f"{field} {config[field]}" for field in SETTINGS if field in config)
         groups.setdefault(key, []).append(name)
-    return [f"- {key}: {len(names)} runs ({', '.join(names)})" for key, names in groups.items()]
+    lines = [f"- {key}: {len(names)} runs ({', '.join(names)})" for key, names in groups.items()]
+    minutes = {
+        name: float((RUNS / name / TRAIN_SECONDS).read_text()) / 60
+        for name in found
+        if (RUNS / name / TRAIN_SECONDS).exists()
+    }
+    if minutes:
+        slowest = max(minutes, key=minutes.get)
+        lines.append(
+            f"- train.py wall time (start-up and export included), {len(minutes)} timed runs: "
+            f"{min(minutes.values()):.1f}-{minutes[slowest]:.1f} minutes (slowest: {slowest})"
+        )
+    return lines
 
 
 def report(found, split="test_seen"):
