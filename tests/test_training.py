@@ -57,7 +57,8 @@ def test_cosine_schedule_decays_from_the_learning_rate_to_zero_over_the_steps(tm
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(50)) == pytest.approx(0.005)
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
-    assert loop.learning_rate(_config(tmp_path, learning_rate=0.01)) == 0.01
+    constant = _config(tmp_path, learning_rate=0.01, lr_schedule="constant")
+    assert loop.learning_rate(constant) == 0.01
 
 
 def test_a_different_run_in_the_same_folder_is_refused(tmp_path):
