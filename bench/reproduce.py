@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "reproduce"
 RESULTS = ROOT / "docs" / "RESULTS.md"
+FIGURES = ROOT / "docs" / "figures"
+FIGURE_RUNS = ("n2_d2_MoG-1", "n2_d2_MoG-2")
 TRAIN_SECONDS = "train_seconds.txt"
 SETTINGS = ("steps", "learning_rate", "lr_schedule", "batch_size", "filters", "samples")
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
@@ -338,6 +341,23 @@ def _settings(found):
     return lines
 
 
+def _figures(found, split):
+    """Copies the paper's figure models' ellipse and eta-bin plots into docs/figures; links."""
+    lines = []
+    for name in FIGURE_RUNS:
+        if name not in found:
+            continue
+        for figure, caption in (
+            ("embeddings", "clean and corrupt embeddings, 3-sigma ellipses"),
+            ("uncertainty_bins", "per-bin AP and kNN accuracy against eta"),
+        ):
+            source = RUNS / name / "evaluation" / "figures" / f"{split}_{figure}.png"
+            target = FIGURES / f"study_{name}_{split}_{figure}.png"
+            shutil.copyfile(source, target)
+            lines.append(f"![{name}: {caption}](figures/{target.name})")
+    return lines
+
+
 def report(found, split="test_seen"):
     """Markdown of the study from the metrics found: ours (paper, ours - paper)."""
     seeds = [
@@ -394,6 +414,11 @@ def report(found, split="test_seen"):
                 for form, suffix in (("log_of_mean", ""), ("mean_of_log", "_mean_of_log"))
             ],
         ),
+        "",
+        "Figures of the N = 2, D = 2 hedged models (the paper's figures 3 and 4), copied from "
+        "their evaluation into docs/figures:",
+        "",
+        *_figures(found, split),
         "",
         "test_unseen, for comparison with the test_seen table 1 above:",
         "",
