@@ -1,14 +1,17 @@
 """The reproduction study of the paper's tables 1, 2 and 5, through train.py and evaluate.py.
 
     python bench/reproduce.py --manual_dir ../shared/data [--only NAME ...] [--steps N]
-    python bench/reproduce.py --report      # only regenerate the section of docs/RESULTS.md
+    python bench/reproduce.py --search --manual_dir ../shared/data   # the schedule search
+    python bench/reproduce.py --report      # only regenerate the sections of docs/RESULTS.md
 
 Each run of the grid trains with the public `train.py` into runs/reproduce/<name> and is
 scored by the public `evaluate.py`. A run whose SavedModel exists is not trained again and one
 whose metrics.json exists is not evaluated again, so the study goes on across sessions (an
 interrupted training resumes from its last checkpoint). After the runs, the section between
 the reproduce markers of docs/RESULTS.md is rewritten from every metrics.json found: our
-numbers beside the paper's, cell by cell, with the difference.
+numbers beside the paper's, cell by cell, with the difference, and the paper's qualitative
+claims checked. `--search` runs the schedule search that chose train.py's defaults instead
+(runs/reproduce/search/, reported between the search markers).
 """
 
 import argparse

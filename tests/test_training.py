@@ -67,6 +67,19 @@ def test_a_different_run_in_the_same_folder_is_refused(tmp_path):
         loop.prepare_run_folder(_config(tmp_path, dim=3, beta=0.0))
 
 
+def test_a_moved_run_folder_resumes_with_its_data_elsewhere(tmp_path, monkeypatch):
+    first = _config(tmp_path / "before")
+    _interrupt_at_step(monkeypatch, 2)
+    with pytest.raises(_Interrupted):
+        loop.train(first, verbose=0, examples=synthetic_runs.examples())
+    monkeypatch.undo()
+    (tmp_path / "before").rename(tmp_path / "after")
+    moved = _config(tmp_path / "after", data_dir=str(tmp_path / "data"), manual_dir="sources")
+    assert moved.differences(first) == []
+    loop.train(moved, verbose=0, examples=synthetic_runs.examples())
+    assert synthetic_runs.checkpointed(moved)[0] == moved.steps
+
+
 def test_a_foreign_non_empty_folder_is_refused(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine")

@@ -12,6 +12,7 @@ from hib_tf.training.strategy import STRATEGIES
 
 CONFIG_FILENAME = "config.json"
 LR_SCHEDULES = ("constant", "cosine")
+LOCATION_FIELDS = ("output_dir", "data_dir", "manual_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +112,14 @@ class TrainConfig:
         return cls(**json.loads(text))
 
     def differences(self, other):
-        """Names of the fields whose values differ from `other`'s."""
+        """Names of the fields, other than locations, whose values differ from `other`'s.
+
+        Where the run and its data live does not change what the run is, so a run folder that
+        was moved, or resumed from another checkout or with the data elsewhere, still resumes.
+        """
         return [
             field.name
             for field in dataclasses.fields(self)
-            if getattr(self, field.name) != getattr(other, field.name)
+            if field.name not in LOCATION_FIELDS
+            and getattr(self, field.name) != getattr(other, field.name)
         ]
