@@ -335,6 +335,30 @@ def _split_distance(found, split):
     return (float(np.mean(gaps)) if gaps else None), len(gaps)
 
 
+def _tolerance(found, split):
+    """Which finished table-1 cells meet the issue's bar: AP within 0.01, kNN within 0.03."""
+    from hib_tf.evaluation import references
+
+    met, total = [], 0
+    for run, metrics in found.values():
+        if run.name != f"n{run.digits}_d{run.dim}_{run.kind}":
+            continue
+        paper = references.paper_numbers(run.digits, run.dim, run.kind)
+        for metric, label, slack in (
+            ("verification_ap", "AP", 0.01),
+            ("knn_accuracy", "kNN", 0.03),
+        ):
+            for index, twin in enumerate(("clean", "corrupt")):
+                total += 1
+                ours = metrics["splits"][split][twin][metric]
+                if ours >= paper[metric][index] - slack:
+                    met.append(f"N={run.digits} D={run.dim} {run.kind} {label} {twin}")
+    return (
+        f"Within the bar (AP >= paper - 0.01, kNN >= paper - 0.03): {len(met)} of {total} "
+        f"finished cells" + (f" ({'; '.join(met)})." if met else ".")
+    )
+
+
 def _settings(found):
     """The training settings of the finished runs, from their config.json, grouped."""
     groups = {}
@@ -399,6 +423,8 @@ def report(found, split="test_seen"):
         "Table 1:",
         "",
         *_table1(found, split),
+        "",
+        _tolerance(found, split),
         "",
         "Table 2 (Kendall's tau, positive = performance falls as eta rises):",
         "",
