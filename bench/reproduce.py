@@ -319,42 +319,33 @@ def _claims(found, split):
     ]
 
 
-def _split_distance(found, split):
-    """Mean |ours - paper| over the finished table-1 cells of one split, and the cell count."""
+def _table1_cells(found, split):
+    """(label, metric, ours, paper) of every finished table-1 cell of one split."""
     from hib_tf.evaluation import references
 
-    gaps = []
     for run, metrics in found.values():
         if run.name != f"n{run.digits}_d{run.dim}_{run.kind}" or split not in metrics["splits"]:
             continue
         paper = references.paper_numbers(run.digits, run.dim, run.kind)
-        for metric in ("verification_ap", "knn_accuracy"):
+        for metric, short in (("verification_ap", "AP"), ("knn_accuracy", "kNN")):
             for index, twin in enumerate(("clean", "corrupt")):
-                ours = metrics["splits"][split][twin][metric]
-                gaps.append(abs(ours - paper[metric][index]))
+                label = f"N={run.digits} D={run.dim} {run.kind} {short} {twin}"
+                yield label, metric, metrics["splits"][split][twin][metric], paper[metric][index]
+
+
+def _split_distance(found, split):
+    """Mean |ours - paper| over the finished table-1 cells of one split, and the cell count."""
+    gaps = [abs(ours - paper) for _, _, ours, paper in _table1_cells(found, split)]
     return (float(np.mean(gaps)) if gaps else None), len(gaps)
 
 
 def _tolerance(found, split):
     """Which finished table-1 cells meet the issue's bar: AP within 0.01, kNN within 0.03."""
-    from hib_tf.evaluation import references
-
-    met, total = [], 0
-    for run, metrics in found.values():
-        if run.name != f"n{run.digits}_d{run.dim}_{run.kind}":
-            continue
-        paper = references.paper_numbers(run.digits, run.dim, run.kind)
-        for metric, label, slack in (
-            ("verification_ap", "AP", 0.01),
-            ("knn_accuracy", "kNN", 0.03),
-        ):
-            for index, twin in enumerate(("clean", "corrupt")):
-                total += 1
-                ours = metrics["splits"][split][twin][metric]
-                if ours >= paper[metric][index] - slack:
-                    met.append(f"N={run.digits} D={run.dim} {run.kind} {label} {twin}")
+    slack = {"verification_ap": 0.01, "knn_accuracy": 0.03}
+    cells = list(_table1_cells(found, split))
+    met = [label for label, metric, ours, paper in cells if ours >= paper - slack[metric]]
     return (
-        f"Within the bar (AP >= paper - 0.01, kNN >= paper - 0.03): {len(met)} of {total} "
+        f"Within the bar (AP >= paper - 0.01, kNN >= paper - 0.03): {len(met)} of {len(cells)} "
         f"finished cells" + (f" ({'; '.join(met)})." if met else ".")
     )
 
