@@ -7,8 +7,10 @@ measures, from the built dataset alone (no model), the share of digits whose ink
 leaves below a threshold, and an upper bound on any classifier's accuracy on the corrupt twin:
 an image with no hidden digit counts as read correctly; one with hidden digits counts as the
 best possible guess, the most frequent class of the split among those that agree with its
-visible digits (the split's own label counts: a generous oracle). The bound is then set beside
-the paper's corrupt kNN accuracies (table 1), which no model can beat if they exceed it.
+visible digits (the split's own label counts: a generous oracle). Verification likewise: on
+the evaluator's own seeded pairs, the AP of the best possible ranking, by the likelihood ratio
+of "same class" given what each image shows. Both bounds are set beside the paper's corrupt
+numbers (table 1), which no model can beat where they exceed them.
 
     python bench/corrupt_ceiling.py --data_dir /tmp/tfds/bench
 """
@@ -21,6 +23,8 @@ import numpy as np
 
 from hib_tf.data.recipe import number_digits
 from hib_tf.evaluation import data
+from hib_tf.evaluation import metrics
+from hib_tf.evaluation.evaluator import Settings
 from hib_tf.evaluation.references import paper_numbers
 
 THRESHOLDS = (0.01, 0.05, 0.10)
@@ -56,6 +60,53 @@ def accuracy_ceiling(labels, digits, hidden):
     return (total + np.sum(~hidden.any(axis=1))) / len(labels)
 
 
+def verification_ceiling(labels, digits, hidden, pairs):
+    """Upper bound on the AP of any pair scorer that cannot see the hidden digits.
+
+    Each image is known to be one of the classes that agree with its visible digits (its
+    candidates). Matching pairs draw their class in proportion to its images ``n_c``,
+    non-matching pairs draw two images of different classes, so the likelihood ratio of "match"
+    against "no match" is, up to a constant, ``x = S_1 / (N_1 N_2 - S_2)``, with ``S_p =
+    sum_c n_c^p`` over the candidates the two images share and ``N_i`` the images of image i's
+    candidates. Ranking by it (here by ``x / (1 + x)``, the same order without an infinity)
+    gives the best expected AP (Neyman-Pearson).
+
+    Args:
+      labels: int [M]; digits: N; hidden: bool [M, N]; pairs: ``(first, second, is_match)``.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    class_places = number_digits(classes, digits)
+    places = number_digits(labels, digits)
+    first, second, is_match = pairs
+    candidates = {}
+
+    def candidates_of(image):
+        visible = ~hidden[image]
+        key = (tuple(visible), tuple(places[image, visible]))
+        if key not in candidates:
+            candidates[key] = np.all(class_places[:, visible] == places[image, visible], axis=1)
+        return candidates[key]
+
+    scores = np.empty(len(first))
+    for pair, (one, other) in enumerate(zip(first, second)):
+        one, other = candidates_of(one), candidates_of(other)
+        shared = counts[one & other].astype(np.float64)
+        rest = counts[one].sum() * float(counts[other].sum()) - np.sum(shared**2)
+        scores[pair] = shared.sum() / (shared.sum() + rest)
+    return metrics.average_precision(is_match, scores)
+
+
+def _paper_above(digits, metric, ceiling):
+    """The paper's corrupt-twin values of a metric at N digits that exceed a ceiling."""
+    above = [
+        f"D={dim} {kind} {value:.3f}"
+        for dim in (2, 3)
+        for kind in ("point", "MoG-1", "MoG-2")
+        if (value := paper_numbers(digits, dim, kind)[metric][1]) > ceiling
+    ]
+    return ", ".join(above) or "none"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data_dir", default=None, help="TFDS data folder with the built datasets.")
@@ -63,25 +114,25 @@ def main():
     args = p.parse_args()
     print("A digit counts as hidden when less than t of its ink is left.")
     print(
-        "| split | N | t | hidden digits | images with a hidden digit | accuracy ceiling | "
-        "paper's corrupt kNN above it |"
+        "| split | N | t | hidden digits | images with a hidden digit | kNN ceiling | paper's "
+        "corrupt kNN above it | AP ceiling | paper's corrupt AP above it |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
+    # The evaluator's defaults, so these are the pairs evaluate.py scores (samples do not matter).
+    settings = Settings(num_samples=1)
     for split, digits in itertools.product(("test_seen", "test_unseen"), (2, 3)):
         twins = data.load_twins(digits, "number", split, args.data_dir, args.manual_dir)
+        pairs = data.verification_pairs(twins.labels, settings.num_pairs, settings.seed)
         left = ink_left(twins, digits)
-        papers = {
-            f"D={dim} {kind}": paper_numbers(digits, dim, kind)["knn_accuracy"][1]
-            for dim in (2, 3)
-            for kind in ("point", "MoG-1", "MoG-2")
-        }
         for threshold in THRESHOLDS:
             hidden = left < threshold
-            ceiling = accuracy_ceiling(twins.labels, digits, hidden)
-            above = [f"{name} {value:.3f}" for name, value in papers.items() if value > ceiling]
+            knn = accuracy_ceiling(twins.labels, digits, hidden)
+            ap = verification_ceiling(twins.labels, digits, hidden, pairs)
             print(
                 f"| {split} | {digits} | {threshold:.2f} | {hidden.mean():.3f} | "
-                f"{hidden.any(axis=1).mean():.3f} | {ceiling:.3f} | {', '.join(above) or 'none'} |"
+                f"{hidden.any(axis=1).mean():.3f} | {knn:.3f} | "
+                f"{_paper_above(digits, 'knn_accuracy', knn)} | {ap:.3f} | "
+                f"{_paper_above(digits, 'verification_ap', ap)} |"
             )
 
 
