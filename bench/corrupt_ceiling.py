@@ -1,16 +1,16 @@
-"""The best kNN accuracy any model could reach on the corrupt twin: how many digits it hides.
+"""The best kNN accuracy and AP any model could reach on the corrupt twin, hiding what it hides.
 
 The corrupt twin occludes every digit with a square of side L ~ Uniform{0..28} (SPEC.md section 2).
-MNIST centres each digit's ink in the middle 20 x 20 pixels, so a square of side 20 or more
-often hides a digit whole, and then no embedding can tell which digit it was. This script
-measures, from the built dataset alone (no model), the share of digits whose ink the occlusion
-leaves below a threshold, and an upper bound on any classifier's accuracy on the corrupt twin:
-an image with no hidden digit counts as read correctly; one with hidden digits counts as the
-best possible guess, the most frequent class of the split among those that agree with its
-visible digits (the split's own label counts: a generous oracle). Verification likewise: on
-the evaluator's own seeded pairs, the AP of the best possible ranking, by the likelihood ratio
-of "same class" given what each image shows. Both bounds are set beside the paper's corrupt
-numbers (table 1), which no model can beat where they exceed them.
+MNIST centres each digit's ink in the middle 20 x 20 pixels, so a square of side 20 or more often
+hides a digit whole, and then no embedding can tell which digit it was. This script measures, from
+the built dataset alone (no model), the share of digits whose ink the occlusion leaves below a
+threshold, and an upper bound on any classifier's accuracy on the corrupt twin: an image with no
+hidden digit counts as read correctly; one with hidden digits counts as the best possible guess,
+the most frequent class of the split among those that agree with its visible digits (the split's
+own label counts: a generous oracle). Verification likewise: on the evaluator's own seeded pairs,
+the AP of the best possible ranking, by the likelihood ratio of "same class" given what each image
+shows. Both bounds are set beside the paper's corrupt numbers (table 1), which no model can beat
+where they exceed them.
 
     python bench/corrupt_ceiling.py --data_dir /tmp/tfds/bench
 """
