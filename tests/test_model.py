@@ -37,11 +37,26 @@ def test_layer_config_round_trip(layer):
 
 
 def test_hedged_head_shapes_and_positive_stddevs():
-    out = HedgedHead(3, num_components=2, min_stddev=1e-6)(-1e4 * np.ones((5, 7), np.float32))
+    head = HedgedHead(3, num_components=2, min_stddev=1e-6)
+    head.build((None, 7))
+    head.scale_branch.kernel.assign(np.ones((7, 6), np.float32))  # raw scales of -7e4
+    out = head(-1e4 * np.ones((5, 7), np.float32))
     assert out["mixture_logits"].shape == (5, 2)
     assert out["means"].shape == out["stddevs"].shape == (5, 2, 3)
     assert np.all(out["stddevs"].numpy() > 0.0)
     np.testing.assert_array_equal(out["mixture_logits"], 0.0)
+
+
+def test_hedged_head_starts_every_stddev_at_initial_stddev_and_the_means_spread():
+    features = np.random.default_rng(0).normal(size=(50, 7)).astype(np.float32)
+    out = HedgedHead(2, num_components=2, min_stddev=1e-3, initial_stddev=0.05)(features)
+    np.testing.assert_allclose(out["stddevs"], 0.05, rtol=1e-5)
+    assert np.all(out["means"].numpy().std(axis=0) > 0.1)
+
+
+def test_hedged_head_rejects_initial_stddev_below_the_floor():
+    with pytest.raises(ValueError, match="initial_stddev"):
+        HedgedHead(2, min_stddev=0.1, initial_stddev=0.1)
 
 
 def test_model_save_and_load_keeps_config_and_outputs(tmp_path):
@@ -74,10 +89,10 @@ def _constant_embedding_model(stddev, b):
     """A MoG-1 model mapping every image to N(0.5, stddev^2 I), with the given b."""
     model = HIBModel(dim=2, **SMALL)
     model(_images(1))
-    kernel, bias = model.head.params.get_weights()
     raw_scale = math.log(math.expm1(stddev))
-    bias = np.concatenate([np.full(2, 0.5), np.full(2, raw_scale)]).astype(np.float32)
-    model.head.params.set_weights([np.zeros_like(kernel), bias])
+    for branch, raw in ((model.head.mean_branch, 0.5), (model.head.scale_branch, raw_scale)):
+        kernel, bias = branch.get_weights()
+        branch.set_weights([np.zeros_like(kernel), np.full_like(bias, raw)])
     model.b.assign(b)
     return model
 

@@ -9,8 +9,12 @@ is used, with :func:`hib_tf.model.mixture_from_params`):
 * ``stddevs``: float32 [B, C, D], standard deviations (zero for point embeddings).
 """
 
+import math
+
 import keras
 from keras import ops
+
+INITIAL_STDDEV = 0.01
 
 
 @keras.saving.register_keras_serializable(package="hib_tf")
@@ -129,9 +133,17 @@ class PointHead(keras.layers.Layer):
 class HedgedHead(keras.layers.Layer):
     """Mixture of C diagonal Gaussians: a mean and a scale branch per component.
 
-    The 2C linear branches of the paper are one ``Dense`` layer with 2 C D outputs (the same
-    maps, computed in one matmul). Scales are ``softplus(raw) + min_stddev``: positive, smooth
-    and bounded away from 0 so that ``log(stddev)`` in the KL term stays finite.
+    The 2C linear branches of the paper are two ``Dense`` layers with C D outputs each, one for
+    the means and one for the scales (the same maps, computed in two matmuls). Scales are
+    ``softplus(raw) + min_stddev``: positive, smooth and bounded away from 0 so that
+    ``log(stddev)`` in the KL term stays finite.
+
+    The scale branch starts at zero weights, every stddev at ``initial_stddev``, well inside
+    the spread of the initial means. Started from a random scale branch instead, the stddevs
+    (about 0.7) dwarf the spread of the means (about 0.05); the quickest way to lower the loss
+    of the mostly non-matching pairs is then to inflate every stddev, which drowns the means'
+    gradient, and a run can stay there: N = 3, D = 2, MoG-2 collapsed to one embedding for
+    every image and chance-level scores after 4,000 steps (docs/RESULTS.md).
 
     Args:
       dim: embedding dimension D.
@@ -139,6 +151,7 @@ class HedgedHead(keras.layers.Layer):
       learned_weights: learn the mixture logits with a further dense branch; otherwise the
         weights are equal (the paper's mixture has no weights).
       min_stddev: floor added to every stddev.
+      initial_stddev: every stddev at initialisation, > min_stddev.
       **kwargs: ``keras.layers.Layer`` arguments.
 
     Call args:
@@ -148,16 +161,38 @@ class HedgedHead(keras.layers.Layer):
       dict: ``mixture_logits`` [B, C], ``means`` [B, C, D], ``stddevs`` [B, C, D] > 0.
     """
 
-    def __init__(self, dim, num_components=1, learned_weights=False, min_stddev=1e-6, **kwargs):
+    def __init__(
+        self,
+        dim,
+        num_components=1,
+        learned_weights=False,
+        min_stddev=1e-6,
+        initial_stddev=INITIAL_STDDEV,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_components < 1:
             raise ValueError(f"num_components must be >= 1, got {num_components}.")
+        if not initial_stddev > min_stddev:
+            raise ValueError(
+                f"initial_stddev ({initial_stddev}) must exceed min_stddev ({min_stddev})."
+            )
         self.dim = dim
         self.num_components = num_components
         self.learned_weights = learned_weights
         self.min_stddev = min_stddev
-        self.params = keras.layers.Dense(
-            2 * num_components * dim, dtype=self.dtype_policy, name="means_and_scales"
+        self.initial_stddev = initial_stddev
+        self.mean_branch = keras.layers.Dense(
+            num_components * dim, dtype=self.dtype_policy, name="means"
+        )
+        # softplus(raw) = initial_stddev - min_stddev, solved for raw.
+        raw = math.log(math.expm1(initial_stddev - min_stddev))
+        self.scale_branch = keras.layers.Dense(
+            num_components * dim,
+            kernel_initializer="zeros",
+            bias_initializer=keras.initializers.Constant(raw),
+            dtype=self.dtype_policy,
+            name="scales",
         )
         self.logits = (
             keras.layers.Dense(num_components, dtype=self.dtype_policy, name="mixture_logits")
@@ -166,14 +201,15 @@ class HedgedHead(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        self.params.build(input_shape)
+        self.mean_branch.build(input_shape)
+        self.scale_branch.build(input_shape)
         if self.logits is not None:
             self.logits.build(input_shape)
 
     def call(self, features):
-        params = ops.reshape(self.params(features), (-1, 2, self.num_components, self.dim))
-        means = params[:, 0]
-        stddevs = ops.softplus(params[:, 1]) + self.min_stddev
+        shape = (-1, self.num_components, self.dim)
+        means = ops.reshape(self.mean_branch(features), shape)
+        stddevs = ops.softplus(ops.reshape(self.scale_branch(features), shape)) + self.min_stddev
         if self.logits is None:
             mixture_logits = ops.zeros_like(means[:, :, 0])
         else:
@@ -187,4 +223,5 @@ class HedgedHead(keras.layers.Layer):
             "num_components": self.num_components,
             "learned_weights": self.learned_weights,
             "min_stddev": self.min_stddev,
+            "initial_stddev": self.initial_stddev,
         }
