@@ -80,6 +80,20 @@ def test_a_moved_run_folder_resumes_with_its_data_elsewhere(tmp_path, monkeypatc
     assert synthetic_runs.checkpointed(moved)[0] == moved.steps
 
 
+def test_a_checkpoint_of_another_model_layout_is_refused_and_kept(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    _interrupt_at_step(monkeypatch, 3)  # After the checkpoint of step 2.
+    with pytest.raises(_Interrupted):
+        loop.train(config, verbose=0, examples=synthetic_runs.examples())
+    monkeypatch.undo()
+    checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    wider = loop.HIBModel  # The same config built by a hib_tf whose layers differ:
+    monkeypatch.setattr(loop, "HIBModel", lambda **kwargs: wider(**{**kwargs, "filters1": 5}))
+    with pytest.raises(loop.RunFolderError, match="another version of hib_tf"):
+        loop.train(config, verbose=0, examples=synthetic_runs.examples())
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == checkpoints
+
+
 def test_a_foreign_non_empty_folder_is_refused(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine")

@@ -188,7 +188,15 @@ def train(config, *, verbose=1, examples=None, callbacks=()):
     # The `checkpoint` index file names only complete checkpoints (see the module docstring).
     latest = tf.train.latest_checkpoint(os.fspath(folder / CHECKPOINTS_DIRNAME))
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            raise RunFolderError(
+                f"Cannot resume {folder}: its checkpoint {latest} does not fit the model this "
+                f"hib_tf builds ({error}). It was written by another version of hib_tf (the "
+                "hedged head's layout changed when its scale branch got its own start); train "
+                "into a new --output_dir, or resume with the version that wrote it."
+            ) from error
     step = _step(model)
     if step >= config.steps and export_dir.exists():
         print(f"{folder}: already trained for {step} steps and exported to {export_dir}.")
