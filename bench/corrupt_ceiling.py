@@ -16,7 +16,6 @@ where they exceed them.
 """
 
 import argparse
-import collections
 import itertools
 
 import numpy as np
@@ -40,60 +39,58 @@ def ink_left(twins, digits):
     return per_digit(twins.images["corrupt"]) / per_digit(twins.images["clean"])
 
 
-def accuracy_ceiling(labels, digits, hidden):
-    """Upper bound on the accuracy of any classifier that cannot see the hidden digits.
+def candidate_classes(labels, digits, hidden):
+    """What each image shows: the classes that agree with its visible digits.
 
     Args:
       labels: int [M], the numbers; digits: N; hidden: bool [M, N].
-    """
-    places = number_digits(labels, digits)
-    best_guess = {}  # visible-digit pattern -> accuracy of the best guess among its images
-    total = 0.0
-    for image in np.flatnonzero(hidden.any(axis=1)):
-        visible = ~hidden[image]
-        key = (tuple(visible), tuple(places[image, visible]))
-        if key not in best_guess:
-            agree = np.all(places[:, visible] == places[image, visible], axis=1)
-            counts = collections.Counter(labels[agree].tolist())
-            best_guess[key] = max(counts.values()) / agree.sum()
-        total += best_guess[key]
-    return (total + np.sum(~hidden.any(axis=1))) / len(labels)
 
-
-def verification_ceiling(labels, digits, hidden, pairs):
-    """Upper bound on the AP of any pair scorer that cannot see the hidden digits.
-
-    Each image is known to be one of the classes that agree with its visible digits (its
-    candidates). Matching pairs draw their class in proportion to its images ``n_c``,
-    non-matching pairs draw two images of different classes, so the likelihood ratio of "match"
-    against "no match" is, up to a constant, ``x = S_1 / (N_1 N_2 - S_2)``, with ``S_p =
-    sum_c n_c^p`` over the candidates the two images share and ``N_i`` the images of image i's
-    candidates. Ranking by it (here by ``x / (1 + x)``, the same order without an infinity)
-    gives the best expected AP (Neyman-Pearson).
-
-    Args:
-      labels: int [M]; digits: N; hidden: bool [M, N]; pairs: ``(first, second, is_match)``.
+    Returns:
+      ``(counts, candidates)``: int [K], the images of each class of the split; bool [M, K],
+      the classes each image could be (its own alone when no digit is hidden).
     """
     classes, counts = np.unique(labels, return_counts=True)
     class_places = number_digits(classes, digits)
     places = number_digits(labels, digits)
+    patterns = {}  # (visible positions, their digits) -> candidates
+    candidates = np.empty((len(labels), len(classes)), bool)
+    for image, visible in enumerate(~hidden):
+        key = (visible.tobytes(), places[image, visible].tobytes())
+        if key not in patterns:
+            patterns[key] = np.all(class_places[:, visible] == places[image, visible], axis=1)
+        candidates[image] = patterns[key]
+    return counts, candidates
+
+
+def accuracy_ceiling(counts, candidates):
+    """Upper bound on the accuracy of any classifier that cannot see the hidden digits.
+
+    The best guess for an image is its most frequent candidate class, right as often as that
+    class's share of the candidates' images (1 when no digit is hidden).
+    """
+    images = candidates * counts
+    return float(np.mean(images.max(axis=1) / images.sum(axis=1)))
+
+
+def verification_ceiling(counts, candidates, pairs):
+    """Upper bound on the AP of any pair scorer that cannot see the hidden digits.
+
+    Matching pairs draw their class in proportion to its images ``n_c``, non-matching pairs
+    draw two images of different classes, so the likelihood ratio of "match" against "no match"
+    is, up to a constant, ``x = S_1 / (N_1 N_2 - S_2)``, with ``S_p = sum_c n_c^p`` over the
+    candidates the two images share and ``N_i`` the images of image i's candidates. Ranking by
+    it (here by ``x / (1 + x)``, the same order without an infinity) gives the best expected AP
+    (Neyman-Pearson).
+
+    Args:
+      counts, candidates: from :func:`candidate_classes`; pairs: ``(first, second, is_match)``.
+    """
     first, second, is_match = pairs
-    candidates = {}
-
-    def candidates_of(image):
-        visible = ~hidden[image]
-        key = (tuple(visible), tuple(places[image, visible]))
-        if key not in candidates:
-            candidates[key] = np.all(class_places[:, visible] == places[image, visible], axis=1)
-        return candidates[key]
-
-    scores = np.empty(len(first))
-    for pair, (one, other) in enumerate(zip(first, second)):
-        one, other = candidates_of(one), candidates_of(other)
-        shared = counts[one & other].astype(np.float64)
-        rest = counts[one].sum() * float(counts[other].sum()) - np.sum(shared**2)
-        scores[pair] = shared.sum() / (shared.sum() + rest)
-    return metrics.average_precision(is_match, scores)
+    one, other = candidates[first], candidates[second]
+    shared = np.where(one & other, counts, 0).astype(np.float64)
+    both = (one * counts).sum(axis=1).astype(np.float64) * (other * counts).sum(axis=1)
+    rest = both - np.sum(shared**2, axis=1)
+    return metrics.average_precision(is_match, shared.sum(axis=1) / (shared.sum(axis=1) + rest))
 
 
 def _paper_above(digits, metric, ceiling):
@@ -126,8 +123,9 @@ def main():
         left = ink_left(twins, digits)
         for threshold in THRESHOLDS:
             hidden = left < threshold
-            knn = accuracy_ceiling(twins.labels, digits, hidden)
-            ap = verification_ceiling(twins.labels, digits, hidden, pairs)
+            counts, candidates = candidate_classes(twins.labels, digits, hidden)
+            knn = accuracy_ceiling(counts, candidates)
+            ap = verification_ceiling(counts, candidates, pairs)
             print(
                 f"| {split} | {digits} | {threshold:.2f} | {hidden.mean():.3f} | "
                 f"{hidden.any(axis=1).mean():.3f} | {knn:.3f} | "
