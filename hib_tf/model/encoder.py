@@ -140,9 +140,9 @@ class HedgedHead(keras.layers.Layer):
 
     The scale branch starts at zero weights, every stddev at ``initial_stddev``, well inside
     the spread of the initial means. Started from a random scale branch instead, the stddevs
-    (about 0.7) dwarf the spread of the means (about 0.05); the quickest way to lower the loss
-    of the mostly non-matching pairs is then to inflate every stddev, which drowns the means'
-    gradient, and a run can stay there: N = 3, D = 2, MoG-2 collapsed to one embedding for
+    dwarf the spread of the means; the quickest way to lower the loss of the mostly
+    non-matching pairs is then to inflate every stddev, which drowns the means' gradient, and a
+    run can stay there: N = 3, D = 2, MoG-2 collapsed to one embedding for
     every image and chance-level scores after 4,000 steps (docs/RESULTS.md).
 
     Args:
