@@ -5,13 +5,17 @@
     python bench/reproduce.py --report      # only regenerate the sections of docs/RESULTS.md
 
 Each run of the grid trains with the public `train.py` into runs/reproduce/<name> and is
-scored by the public `evaluate.py`. A run whose SavedModel exists is not trained again and one
-whose metrics.json exists is not evaluated again, so the study goes on across sessions (an
-interrupted training resumes from its last checkpoint). After the runs, the section between
-the reproduce markers of docs/RESULTS.md is rewritten from every metrics.json found: our
-numbers beside the paper's, cell by cell, with the difference, and the paper's qualitative
-claims checked. `--search` runs the schedule search that chose train.py's defaults instead
-(runs/reproduce/search/, reported between the search markers).
+scored by the public `evaluate.py`. A finished run leaves a record in bench/records/<name>
+(its config.json, metrics.json and training wall time; the N = 2, D = 2 hedged runs also
+copy their figures into docs/figures). The records are committed, runs/ is not: the study
+goes on across sessions and machines, a recorded run is never redone, and the report
+regenerates from a clean checkout. Within one machine an unrecorded run resumes where it
+stopped (training from its last checkpoint; a run whose SavedModel exists is only
+evaluated). After the runs, the section between the reproduce markers of docs/RESULTS.md is
+rewritten from every record: our numbers beside the paper's, cell by cell, with the
+difference, and the paper's qualitative claims checked. `--search` runs the schedule search
+that chose train.py's defaults instead (records in bench/records/search/, reported between
+the search markers).
 """
 
 import argparse
@@ -27,10 +31,17 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "reproduce"
+RECORDS = ROOT / "bench" / "records"
 RESULTS = ROOT / "docs" / "RESULTS.md"
 FIGURES = ROOT / "docs" / "figures"
 FIGURE_RUNS = ("n2_d2_MoG-1", "n2_d2_MoG-2")
+FIGURE_SPLIT = "test_seen"
 TRAIN_SECONDS = "train_seconds.txt"
+RECORDED = ("config.json", TRAIN_SECONDS, "metrics.json")
+FIGURE_KINDS = {
+    "embeddings": "clean and corrupt embeddings, 3-sigma ellipses",
+    "uncertainty_bins": "per-bin AP and kNN accuracy against eta",
+}
 SETTINGS = ("steps", "learning_rate", "lr_schedule", "batch_size", "filters", "samples")
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 SEARCH_START, SEARCH_END = "<!-- search:start -->", "<!-- search:end -->"
@@ -119,7 +130,36 @@ def _add_training_time(folder, seconds):
     path.write_text(f"{(float(path.read_text()) if path.exists() else 0.0) + seconds:.1f}\n")
 
 
+def _figure_path(name, split, figure):
+    return FIGURES / f"study_{name}_{split}_{figure}.png"
+
+
+def record(run):
+    """Copies what the report needs of a finished run into bench/records (and docs/figures).
+
+    The metrics go in last, so a record interrupted half-way reads as not recorded.
+    """
+    folder, target = RUNS / run.name, RECORDS / run.name
+    target.mkdir(parents=True, exist_ok=True)
+    if run.name in FIGURE_RUNS:
+        for figure in FIGURE_KINDS:
+            source = folder / "evaluation" / "figures" / f"{FIGURE_SPLIT}_{figure}.png"
+            shutil.copyfile(source, _figure_path(run.name, FIGURE_SPLIT, figure))
+    shutil.copyfile(folder / "config.json", target / "config.json")
+    shutil.copyfile(folder / TRAIN_SECONDS, target / TRAIN_SECONDS)
+    shutil.copyfile(folder / "evaluation" / "metrics.json", target / "metrics.json")
+    print(f"recorded {run.name} in {target}", flush=True)
+
+
+def is_recorded(run):
+    return (RECORDS / run.name / "metrics.json").exists()
+
+
 def execute(run, args):
+    """Trains, evaluates and records one run, skipping whatever an earlier session finished."""
+    if is_recorded(run):
+        print(f"{run.name}: recorded, skipped", flush=True)
+        return
     folder = RUNS / run.name
     data = [
         *(["--data_dir", args.data_dir] if args.data_dir else []),
@@ -153,16 +193,16 @@ def execute(run, args):
                 str(folder / "evaluation"),
             ]
         )
+    record(run)
 
 
 def load_metrics(runs):
-    """{name: (Run, metrics.json)} of the evaluated runs among `runs`."""
-    found = {}
-    for run in runs:
-        path = RUNS / run.name / "evaluation" / "metrics.json"
-        if path.exists():
-            found[run.name] = (run, json.loads(path.read_text()))
-    return found
+    """{name: (Run, metrics.json)} of the recorded runs among `runs`."""
+    return {
+        run.name: (run, json.loads((RECORDS / run.name / "metrics.json").read_text()))
+        for run in runs
+        if is_recorded(run)
+    }
 
 
 def _cell(ours, paper):
@@ -354,15 +394,11 @@ def _settings(found):
     """The training settings of the finished runs, from their config.json, grouped."""
     groups = {}
     for name in found:
-        config = json.loads((RUNS / name / "config.json").read_text())
+        config = json.loads((RECORDS / name / "config.json").read_text())
         key = ", ".join(f"{field} {config[field]}" for field in SETTINGS if field in config)
         groups.setdefault(key, []).append(name)
     lines = [f"- {key}: {len(names)} runs ({', '.join(names)})" for key, names in groups.items()]
-    minutes = {
-        name: float((RUNS / name / TRAIN_SECONDS).read_text()) / 60
-        for name in found
-        if (RUNS / name / TRAIN_SECONDS).exists()
-    }
+    minutes = {name: float((RECORDS / name / TRAIN_SECONDS).read_text()) / 60 for name in found}
     if minutes:
         slowest = max(minutes, key=minutes.get)
         lines.append(
@@ -372,21 +408,14 @@ def _settings(found):
     return lines
 
 
-def _figures(found, split):
-    """Copies the paper's figure models' ellipse and eta-bin plots into docs/figures; links."""
-    lines = []
-    for name in FIGURE_RUNS:
-        if name not in found:
-            continue
-        for figure, caption in (
-            ("embeddings", "clean and corrupt embeddings, 3-sigma ellipses"),
-            ("uncertainty_bins", "per-bin AP and kNN accuracy against eta"),
-        ):
-            source = RUNS / name / "evaluation" / "figures" / f"{split}_{figure}.png"
-            target = FIGURES / f"study_{name}_{split}_{figure}.png"
-            shutil.copyfile(source, target)
-            lines.append(f"![{name}: {caption}](figures/{target.name})")
-    return lines
+def _figures(found):
+    """Links to the ellipse and eta-bin plots that the figure models' records copied."""
+    return [
+        f"![{name}: {caption}](figures/{_figure_path(name, FIGURE_SPLIT, figure).name})"
+        for name in FIGURE_RUNS
+        if name in found
+        for figure, caption in FIGURE_KINDS.items()
+    ]
 
 
 def report(found, split="test_seen"):
@@ -399,8 +428,8 @@ def report(found, split="test_seen"):
     lines = [
         START,
         "",
-        f"Generated by `python bench/reproduce.py --report` from {len(found)} finished runs of "
-        f"{len(grid())} (`--list` shows which); split `{split}` unless stated. Cells: ours "
+        f"Generated by `python bench/reproduce.py --report` from {len(found)} recorded runs of "
+        f"{len(grid())} (bench/records; `--list` shows which); split `{split}` unless stated. Cells: ours "
         "(paper, ours - paper); — where the run has not been done yet.",
         "",
         "Training settings shared by the runs (besides what each run varies):",
@@ -451,7 +480,7 @@ def report(found, split="test_seen"):
         "Figures of the N = 2, D = 2 hedged models (the paper's figures 3 and 4), copied from "
         "their evaluation into docs/figures:",
         "",
-        *_figures(found, split),
+        *_figures(found),
         "",
         "test_unseen, for comparison with the test_seen table 1 above:",
         "",
@@ -474,15 +503,15 @@ def search_report(found):
     lines = [
         SEARCH_START,
         "",
-        f"Generated by `python bench/reproduce.py --report` from {len(found)} finished runs of "
-        f"{len(search())}; N = 2, D = 2, split `test_seen`, Adam, batch 128.",
+        f"Generated by `python bench/reproduce.py --report` from {len(found)} recorded runs of "
+        f"{len(search())} (bench/records/search); N = 2, D = 2, split `test_seen`, Adam, batch 128.",
         "",
         "| run | steps | learning rate | schedule | filters | AP clean | AP corrupt "
         "| kNN clean | kNN corrupt | a | b |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (run, metrics) in found.items():
-        config = json.loads((RUNS / name / "config.json").read_text())
+        config = json.loads((RECORDS / name / "config.json").read_text())
         scores = metrics["splits"]["test_seen"]
         cells = [
             run.kind,
@@ -528,8 +557,8 @@ def main():
     runs = search() if args.search else grid()
     if args.list:
         for run in runs:
-            done = (RUNS / run.name / "evaluation" / "metrics.json").exists()
-            print(f"{run.name:28s} {'done' if done else 'todo':4s} {' '.join(run.train_args())}")
+            done = "recorded" if is_recorded(run) else "todo"
+            print(f"{run.name:28s} {done:8s} {' '.join(run.train_args())}")
         return
     if not args.report:
         names = {run.name for run in runs}

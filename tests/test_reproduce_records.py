@@ -1,0 +1,74 @@
+"""The study driver's records: what lets bench/reproduce.py go on from a clean checkout."""
+
+import argparse
+import importlib.util
+import json
+import pathlib
+import shutil
+
+import pytest
+
+DRIVER = pathlib.Path(__file__).resolve().parents[1] / "bench" / "reproduce.py"
+
+
+@pytest.fixture
+def reproduce(tmp_path, monkeypatch):
+    """bench/reproduce.py with its run, record and figure folders under tmp_path."""
+    spec = importlib.util.spec_from_file_location("reproduce", DRIVER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("RUNS", "RECORDS", "FIGURES"):
+        monkeypatch.setattr(module, name, tmp_path / name.lower())
+    module.FIGURES.mkdir()
+    return module
+
+
+def _finished_run_folder(reproduce, run, knn=0.5):
+    """A run folder as train.py and evaluate.py leave it (only what the record reads)."""
+    folder = reproduce.RUNS / run.name
+    (folder / "evaluation" / "figures").mkdir(parents=True)
+    (folder / "saved_model").mkdir()
+    (folder / "config.json").write_text(json.dumps({"steps": 4000, "learning_rate": 0.01}))
+    (folder / reproduce.TRAIN_SECONDS).write_text("125.0\n")
+    metrics = {"splits": {"test_seen": {"clean": {"knn_accuracy": knn}}}}
+    (folder / "evaluation" / "metrics.json").write_text(json.dumps(metrics))
+    for figure in reproduce.FIGURE_KINDS:
+        (folder / "evaluation" / "figures" / f"test_seen_{figure}.png").write_bytes(b"png")
+    return folder
+
+
+ARGS = argparse.Namespace(data_dir=None, manual_dir=None, steps=None)
+
+
+def _run(reproduce, name):
+    return next(run for run in reproduce.grid() if run.name == name)
+
+
+def test_a_recorded_run_is_reported_and_never_redone_without_its_run_folder(reproduce, monkeypatch):
+    def no_command(command):
+        raise AssertionError(f"a finished run was redone: {command}")
+
+    monkeypatch.setattr(reproduce, "run_command", no_command)
+    run = _run(reproduce, "n2_d2_MoG-2")
+    folder = _finished_run_folder(reproduce, run, knn=0.75)
+    reproduce.execute(run, ARGS)  # Trained and evaluated already: only recorded.
+    shutil.rmtree(folder)  # A new machine: the run folder is gone, the record is not.
+    reproduce.execute(run, ARGS)
+    found = reproduce.load_metrics(reproduce.grid())
+    assert list(found) == [run.name]
+    assert found[run.name][1]["splits"]["test_seen"]["clean"]["knn_accuracy"] == 0.75
+    assert "2.1 minutes" in "\n".join(reproduce._settings(found))
+    assert (reproduce.FIGURES / "study_n2_d2_MoG-2_test_seen_embeddings.png").exists()
+    assert "figures/study_n2_d2_MoG-2_test_seen_embeddings.png" in "\n".join(
+        reproduce._figures(found)
+    )
+
+
+def test_a_run_recorded_without_its_metrics_is_not_recorded(reproduce):
+    run = _run(reproduce, "n2_d2_point")
+    folder = _finished_run_folder(reproduce, run)
+    (folder / "evaluation" / "metrics.json").unlink()
+    with pytest.raises(FileNotFoundError):
+        reproduce.record(run)
+    assert not reproduce.is_recorded(run)
+    assert reproduce.load_metrics(reproduce.grid()) == {}
