@@ -121,6 +121,7 @@ def search():
         schedule("point", 4000, "1e-3", "constant"),
         schedule("MoG-2", 4000, "3e-3", "cosine"),
         schedule("point", 4000, "3e-3", "cosine"),
+        schedule("MoG-1", 4000, "3e-3", "cosine"),
         schedule("MoG-2", 12000, "1e-2", "cosine"),
         schedule("point", 12000, "1e-2", "cosine"),
     ]
