@@ -37,7 +37,6 @@ FIGURES = ROOT / "docs" / "figures"
 FIGURE_RUNS = ("n2_d2_MoG-1", "n2_d2_MoG-2")
 FIGURE_SPLIT = "test_seen"
 TRAIN_SECONDS = "train_seconds.txt"
-RECORDED = ("config.json", TRAIN_SECONDS, "metrics.json")
 FIGURE_KINDS = {
     "embeddings": "clean and corrupt embeddings, 3-sigma ellipses",
     "uncertainty_bins": "per-bin AP and kNN accuracy against eta",
@@ -141,8 +140,8 @@ def _add_training_time(folder, seconds):
     path.write_text(f"{(float(path.read_text()) if path.exists() else 0.0) + seconds:.1f}\n")
 
 
-def _figure_path(name, split, figure):
-    return FIGURES / f"study_{name}_{split}_{figure}.png"
+def _figure_path(name, figure):
+    return FIGURES / f"study_{name}_{FIGURE_SPLIT}_{figure}.png"
 
 
 def record(run):
@@ -155,7 +154,7 @@ def record(run):
     if run.name in FIGURE_RUNS:
         for figure in FIGURE_KINDS:
             source = folder / "evaluation" / "figures" / f"{FIGURE_SPLIT}_{figure}.png"
-            shutil.copyfile(source, _figure_path(run.name, FIGURE_SPLIT, figure))
+            shutil.copyfile(source, _figure_path(run.name, figure))
     shutil.copyfile(folder / "config.json", target / "config.json")
     shutil.copyfile(folder / TRAIN_SECONDS, target / TRAIN_SECONDS)
     shutil.copyfile(folder / "evaluation" / "metrics.json", target / "metrics.json")
@@ -422,7 +421,7 @@ def _settings(found):
 def _figures(found):
     """Links to the ellipse and eta-bin plots that the figure models' records copied."""
     return [
-        f"![{name}: {caption}](figures/{_figure_path(name, FIGURE_SPLIT, figure).name})"
+        f"![{name}: {caption}](figures/{_figure_path(name, figure).name})"
         for name in FIGURE_RUNS
         if name in found
         for figure, caption in FIGURE_KINDS.items()
