@@ -72,3 +72,51 @@ def test_a_run_recorded_without_its_metrics_is_not_recorded(reproduce):
         reproduce.record(run)
     assert not reproduce.is_recorded(run)
     assert reproduce.load_metrics(reproduce.grid()) == {}
+
+
+def test_a_record_made_under_other_train_py_defaults_is_named_and_not_passed_off(
+    reproduce, monkeypatch
+):
+    run = _run(reproduce, "n2_d2_MoG-2")
+    record = reproduce.RECORDS / run.name
+    record.mkdir(parents=True)
+    (record / "metrics.json").write_text("{}")
+    settings = reproduce.current_settings(run)
+    (record / "config.json").write_text(json.dumps(settings))
+    assert reproduce.stale_records([run]) == {}
+    (record / "config.json").write_text(json.dumps({**settings, "learning_rate": 1.0}))
+    now = settings["learning_rate"]
+    assert reproduce.stale_records([run]) == {run.name: [("learning_rate", 1.0, now)]}
+    monkeypatch.setattr(reproduce, "execute", lambda *_: pytest.fail("a stale run was skipped"))
+    monkeypatch.setattr("sys.argv", ["reproduce.py", "--only", run.name])
+    with pytest.raises(SystemExit, match=rf"n2_d2_MoG-2: learning_rate 1.0 \(now {now}\)"):
+        reproduce.main()
+
+
+def _record(reproduce, name, knn, **config):
+    folder = reproduce.RECORDS / name
+    folder.mkdir(parents=True)
+    settings = {"steps": 4000, "lr_schedule": "cosine", "filters": [16, 32], **config}
+    (folder / "config.json").write_text(json.dumps(settings))
+    scores = {"verification_ap": 0.9, "knn_accuracy": knn}
+    metrics = {"splits": {"test_seen": {"clean": scores, "corrupt": scores}}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_rate_check_pairs_search_runs_with_their_grid_twin_and_counts_a_twin_once(reproduce):
+    _record(reproduce, "n2_d2_MoG-2", 0.80, learning_rate=0.01)
+    _record(reproduce, "n2_d2_MoG-2_seed1", 0.70, learning_rate=0.01)
+    _record(reproduce, "search/MoG-2_s4000_lr3e-3_cosine", 0.90, learning_rate=0.003)
+    _record(reproduce, "search/MoG-2_s4000_lr3e-3_cosine_again", 0.86, learning_rate=0.003)
+    _record(reproduce, "search/MoG-2_s4000_lr3e-3_cosine_seed1", 0.60, learning_rate=0.003)
+    _record(reproduce, "search/MoG-2_s12000_lr1e-2_cosine", 0.99, learning_rate=0.01, steps=12000)
+    lines = reproduce._rate_check(
+        reproduce.load_metrics(reproduce.search()), reproduce.load_metrics(reproduce.grid())
+    )
+    rows = [line for line in lines if line.startswith("| MoG-2")]
+    assert len(rows) == 3  # Not the 12,000-step run: its grid twin trained another length.
+    assert "| MoG-2_s4000_lr3e-3_cosine_seed1 | 0.01 -> 0.003 |" in rows[1]
+    assert "0.700 -> 0.600 (-0.100)" in rows[1]
+    # Seed 0 changes by +0.08 on average over its two runs, seed 1 by -0.10: the mean of the two.
+    assert "| change: mean ± std over the 2 grid runs | | +0.000 ± 0.000" in lines[-1]
+    assert "-0.010 ± 0.127 |" in lines[-1]
