@@ -84,6 +84,10 @@ def test_a_record_made_under_other_train_py_defaults_is_named_and_not_passed_off
     settings = reproduce.current_settings(run)
     (record / "config.json").write_text(json.dumps(settings))
     assert reproduce.stale_records([run]) == {}
+    # Made before --optimizer existed: it trained with Adam, the default, so it is current.
+    del settings["optimizer"]
+    (record / "config.json").write_text(json.dumps(settings))
+    assert reproduce.stale_records([run]) == {}
     (record / "config.json").write_text(json.dumps({**settings, "learning_rate": 1.0}))
     now = settings["learning_rate"]
     assert reproduce.stale_records([run]) == {run.name: [("learning_rate", 1.0, now)]}

@@ -1,5 +1,6 @@
 """train.py and the training loop: config checks, resume, refusals, NaN stop, export."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,12 +31,16 @@ def _config(tmp_path, **overrides):
     return synthetic_runs.config(tmp_path / "run", **overrides)
 
 
-@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
-def test_interrupted_run_resumes_to_the_same_step_and_weights(tmp_path, monkeypatch, lr_schedule):
-    straight = _config(tmp_path / "a", lr_schedule=lr_schedule)
+@pytest.mark.parametrize(
+    "lr_schedule, optimizer", [("constant", "adam"), ("cosine", "adam"), ("cosine", "sgd")]
+)
+def test_interrupted_run_resumes_to_the_same_step_and_weights(
+    tmp_path, monkeypatch, lr_schedule, optimizer
+):
+    straight = _config(tmp_path / "a", lr_schedule=lr_schedule, optimizer=optimizer)
     loop.train(straight, verbose=0, examples=synthetic_runs.examples())
 
-    interrupted = _config(tmp_path / "b", lr_schedule=lr_schedule)
+    interrupted = _config(tmp_path / "b", lr_schedule=lr_schedule, optimizer=optimizer)
     _interrupt_at_step(monkeypatch, 3)
     with pytest.raises(_Interrupted):
         loop.train(interrupted, verbose=0, examples=synthetic_runs.examples())
@@ -59,6 +64,13 @@ def test_cosine_schedule_decays_from_the_learning_rate_to_zero_over_the_steps(tm
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
     constant = _config(tmp_path, learning_rate=0.01, lr_schedule="constant")
     assert loop.learning_rate(constant) == 0.01
+
+
+def test_sgd_is_nesterov_momentum_and_adam_the_default(tmp_path):
+    sgd = loop.optimizer(_config(tmp_path, optimizer="sgd"))
+    assert isinstance(sgd, keras.optimizers.SGD)
+    assert (sgd.momentum, sgd.nesterov) == (0.9, True)
+    assert isinstance(loop.optimizer(_config(tmp_path)), keras.optimizers.Adam)
 
 
 def test_a_different_run_in_the_same_folder_is_refused(tmp_path):

@@ -7,7 +7,7 @@ from hib_tf import losses
 from hib_tf.data import sources
 from hib_tf.training import loop
 from hib_tf.training.strategy import STRATEGIES
-from hib_tf.training.config import LR_SCHEDULES, TrainConfig
+from hib_tf.training.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -113,13 +113,19 @@ def parser():
         "--learning_rate",
         type=float,
         default=_DEFAULTS.learning_rate,
-        help="Adam's (initial) learning rate.",
+        help="The optimizer's (initial) learning rate.",
     )
     optimisation.add_argument(
         "--lr_schedule",
         choices=LR_SCHEDULES,
         default=_DEFAULTS.lr_schedule,
         help="constant, or cosine: decay to 0 over --steps (resuming keeps the curve).",
+    )
+    optimisation.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=_DEFAULTS.optimizer,
+        help="adam, or sgd: SGD with Nesterov momentum 0.9 (the paper names neither).",
     )
     optimisation.add_argument(
         "--seed",

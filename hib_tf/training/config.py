@@ -12,6 +12,7 @@ from hib_tf.training.strategy import STRATEGIES
 
 CONFIG_FILENAME = "config.json"
 LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "sgd")
 LOCATION_FIELDS = ("output_dir", "data_dir", "manual_dir")
 
 
@@ -39,6 +40,7 @@ class TrainConfig:
     steps: int = 4000
     learning_rate: float = 1e-2
     lr_schedule: str = "cosine"
+    optimizer: str = "adam"
     seed: int = 0
     occlusion_probability: float = 0.2
     log_every: int = 100
@@ -82,6 +84,8 @@ class TrainConfig:
             )
         if self.learning_rate <= 0:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not 0 <= self.occlusion_probability <= 1:

@@ -49,7 +49,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 def learning_rate(config):
-    """Adam's learning rate: constant, or a cosine decay to 0 over the run's steps.
+    """The learning rate: constant, or a cosine decay to 0 over the run's steps.
 
     The schedule is a function of the optimizer's step counter, which the checkpoint restores,
     so a resumed run continues on the same curve.
@@ -57,6 +57,17 @@ def learning_rate(config):
     if config.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps)
     return config.learning_rate
+
+
+def optimizer(config):
+    """Adam, or SGD with Nesterov momentum, at the config's learning rate.
+
+    The paper names no optimizer; SGD is there so that the study can say how much the choice
+    matters, with the momentum most image models train with.
+    """
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate(config), momentum=0.9, nesterov=True)
+    return keras.optimizers.Adam(learning_rate(config))
 
 
 def build_model(config):
@@ -74,9 +85,7 @@ def build_model(config):
         filters2=config.filters[1],
         seed=config.seed,
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate(config)), jit_compile=config.jit_compile
-    )
+    model.compile(optimizer=optimizer(config), jit_compile=config.jit_compile)
     model(tf.zeros([1, 28, 28 * config.digits, 1]))
     model.optimizer.build(model.trainable_variables)
     return model
