@@ -149,7 +149,7 @@ def search():
         *[
             schedule(kind, 4000, rate, "cosine", sgd=True)
             for kind in ("point", "MoG-2")
-            for rate in ("1e-2", "3e-2", "1e-1")
+            for rate in ("1e-2", "3e-2", "1e-1", "3e-1", "1e0")
         ],
     ]
 
