@@ -106,10 +106,10 @@ def search():
     Then the default length with the old and a middle rate, since at the new start of the scale
     branch MoG-2 did better at 1e-3 than at the chosen 1e-2. Then the chosen schedule at 3x
     the default length, which tells how much of the gap to the paper is training length (it
-    fits the budget on a faster 2-core machine). Last, MoG-2 at 3e-3 on the other seeds and
+    fits the budget on a faster 2-core machine). Then MoG-2 at 3e-3 on the other seeds and
     sizes, to set against the grid's MoG-2 runs at the default 1e-2 (`_rate_check`), and the
     seed-0 row again on another machine, which tells machine noise from the rate's effect.
-    Then SGD with Nesterov momentum against Adam, since the paper names no optimizer.
+    Last, SGD with Nesterov momentum, since the paper names no optimizer.
     """
 
     def schedule(
@@ -619,8 +619,8 @@ def _rate_check(searched, gridded):
 
 
 def search_report(found, gridded):
-    """Markdown of the schedule search (one row per finished search run, test_seen) and the
-    check of the mixture rate against the grid."""
+    """Markdown of the schedule search (one row per finished search run, test_seen) and of its
+    rate check against the grid."""
     lines = [
         SEARCH_START,
         "",
