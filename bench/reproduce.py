@@ -20,8 +20,11 @@ the search markers).
 
 import argparse
 import dataclasses
+import datetime
 import json
+import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -37,6 +40,7 @@ FIGURES = ROOT / "docs" / "figures"
 FIGURE_RUNS = ("n2_d2_MoG-1", "n2_d2_MoG-2")
 FIGURE_SPLIT = "test_seen"
 TRAIN_SECONDS = "train_seconds.txt"
+MACHINE = "machine.txt"
 FIGURE_KINDS = {
     "embeddings": "clean and corrupt embeddings, 3-sigma ellipses",
     "uncertainty_bins": "per-bin AP and kNN accuracy against eta",
@@ -177,6 +181,18 @@ def _figure_path(name, figure):
     return FIGURES / f"study_{name}_{FIGURE_SPLIT}_{figure}.png"
 
 
+def this_machine():
+    """The CPU, core count and date that a record notes, so that its numbers say where they ran."""
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.startswith("model name")
+    ]
+    cpu = models[0] if models else platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores; recorded {datetime.date.today().isoformat()}"
+
+
 def record(run):
     """Copies what the report needs of a finished run into bench/records (and docs/figures).
 
@@ -190,6 +206,7 @@ def record(run):
             shutil.copyfile(source, _figure_path(run.name, figure))
     shutil.copyfile(folder / "config.json", target / "config.json")
     shutil.copyfile(folder / TRAIN_SECONDS, target / TRAIN_SECONDS)
+    (target / MACHINE).write_text(this_machine() + "\n")
     shutil.copyfile(folder / "evaluation" / "metrics.json", target / "metrics.json")
     print(f"recorded {run.name} in {target}", flush=True)
 
@@ -484,6 +501,18 @@ def _settings(found):
     return lines
 
 
+def _machines(found):
+    """Where the finished runs ran, from their records' machine.txt, grouped."""
+    groups = {}
+    for name in found:
+        path = RECORDS / name / MACHINE
+        machine = path.read_text().strip() if path.exists() else "machine not noted"
+        groups.setdefault(machine, []).append(name)
+    return [
+        f"- {machine}: {len(names)} runs ({', '.join(names)})" for machine, names in groups.items()
+    ]
+
+
 def _figures(found):
     """Links to the ellipse and eta-bin plots that the figure models' records copied."""
     return [
@@ -511,6 +540,10 @@ def report(found, split="test_seen"):
         "Training settings shared by the runs (besides what each run varies):",
         "",
         *_settings(found),
+        "",
+        "Machines:",
+        "",
+        *_machines(found),
         "",
         "The paper's qualitative claims, on every finished comparison:",
         "",
@@ -652,6 +685,7 @@ def search_report(found, gridded):
             f"{metrics['model']['b']:.2f}",
         ]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
+    lines += ["", "Machines:", "", *_machines(found)]
     return "\n".join([*lines, "", *_rate_check(found, gridded), "", SEARCH_END])
 
 

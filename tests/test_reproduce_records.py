@@ -58,6 +58,7 @@ def test_a_recorded_run_is_reported_and_never_redone_without_its_run_folder(repr
     assert list(found) == [run.name]
     assert found[run.name][1]["splits"]["test_seen"]["clean"]["knn_accuracy"] == 0.75
     assert "2.1 minutes" in "\n".join(reproduce._settings(found))
+    assert reproduce._machines(found) == [f"- {reproduce.this_machine()}: 1 runs ({run.name})"]
     assert (reproduce.FIGURES / "study_n2_d2_MoG-2_test_seen_embeddings.png").exists()
     assert "figures/study_n2_d2_MoG-2_test_seen_embeddings.png" in "\n".join(
         reproduce._figures(found)
