@@ -90,10 +90,19 @@ class Run:
         ]
 
 
+def grid_name(digits, dim, kind, seed=0):
+    """The name of the grid's run of a table-1 cell group, or of its seed at N = D = 2."""
+    return f"n{digits}_d{dim}_{kind}" + (f"_seed{seed}" if seed else "")
+
+
 def grid():
     """Table 1 (+ its taus, table 2), three seeds at N = D = 2, table 5, the loss forms."""
-    runs = [Run(f"n{n}_d{d}_{kind}", n, d, kind) for n in (2, 3) for d in (2, 3) for kind in KINDS]
-    runs += [Run(f"n2_d2_{kind}_seed{seed}", 2, 2, kind, seed) for kind in KINDS for seed in (1, 2)]
+    runs = [
+        Run(grid_name(n, d, kind), n, d, kind) for n in (2, 3) for d in (2, 3) for kind in KINDS
+    ]
+    runs += [
+        Run(grid_name(2, 2, kind, seed), 2, 2, kind, seed) for kind in KINDS for seed in (1, 2)
+    ]
     runs += [Run("n3_d3_MoG-1_beta0", 3, 3, "MoG-1", extra=("--beta", "0"))]
     runs += [
         Run(f"n2_d2_{kind}_mean_of_log", 2, 2, kind, extra=("--loss_form", "mean_of_log"))
@@ -156,11 +165,6 @@ def search():
             for rate in ("1e-2", "3e-2", "1e-1", "3e-1", "1e0")
         ],
     ]
-
-
-def grid_twin(run):
-    """The name of the grid run with the same digits, dim, kind and seed as `run`."""
-    return f"n{run.digits}_d{run.dim}_{run.kind}" + (f"_seed{run.seed}" if run.seed else "")
 
 
 def run_command(command):
@@ -327,7 +331,7 @@ def _table1(found, split):
                     cells = []
                     for kind in KINDS:
                         paper = references.paper_numbers(n, d, kind).get(metric)
-                        ours = _value(found, f"n{n}_d{d}_{kind}", split, twin, metric)
+                        ours = _value(found, grid_name(n, d, kind), split, twin, metric)
                         cells.append(_cell(ours, paper and paper[index]))
                     lines.append(f"| {n}, {d} | {label} | {twin} | " + " | ".join(cells) + " |")
     return lines
@@ -345,7 +349,7 @@ def _table2(found, split):
                     for kind in ("MoG-1", "MoG-2"):
                         paper = references.paper_numbers(n, d, kind).get(f"tau_{metric}")
                         ours = _value(
-                            found, f"n{n}_d{d}_{kind}", split, twin, "kendall_tau", metric
+                            found, grid_name(n, d, kind), split, twin, "kendall_tau", metric
                         )
                         cells.append(_cell(ours, paper and paper[index]))
                     lines.append(f"| {n}, {d} | {label} | {twin} | " + " | ".join(cells) + " |")
@@ -376,7 +380,7 @@ def _seed_spread(found, split):
         "|---|---|---|---|---|---|",
     ]
     for kind in KINDS:
-        names = [f"n2_d2_{kind}"] + [f"n2_d2_{kind}_seed{seed}" for seed in (1, 2)]
+        names = [grid_name(2, 2, kind, seed) for seed in (0, 1, 2)]
         names = [name for name in names if name in found]
         cells = []
         for keys in (("verification_ap",), ("knn_accuracy",)):
@@ -411,9 +415,9 @@ def _claims(found, split):
     tau_positive = []
     for n in (2, 3):
         for d in (2, 3):
-            point = f"n{n}_d{d}_point"
+            point = grid_name(n, d, "point")
             for kind in ("MoG-1", "MoG-2"):
-                name = f"n{n}_d{d}_{kind}"
+                name = grid_name(n, d, kind)
                 for metric, label in (("verification_ap", "AP"), ("knn_accuracy", "kNN")):
                     hib_vs_point.append(
                         (
@@ -457,7 +461,7 @@ def _table1_cells(found, split):
     from hib_tf.evaluation import references
 
     for run, metrics in found.values():
-        if run.name != f"n{run.digits}_d{run.dim}_{run.kind}" or split not in metrics["splits"]:
+        if run.name != grid_name(run.digits, run.dim, run.kind) or split not in metrics["splits"]:
             continue
         paper = references.paper_numbers(run.digits, run.dim, run.kind)
         for metric, short in (("verification_ap", "AP"), ("knn_accuracy", "kNN")):
@@ -526,7 +530,7 @@ def _figures(found):
 def report(found, split="test_seen"):
     """Markdown of the study from the metrics found: ours (paper, ours - paper)."""
     seeds = [
-        (f"{kind}, seed {seed}", f"n2_d2_{kind}" + (f"_seed{seed}" if seed else ""))
+        (f"{kind}, seed {seed}", grid_name(2, 2, kind, seed))
         for kind in KINDS
         for seed in (0, 1, 2)
     ]
@@ -620,11 +624,10 @@ def _rate_check(searched, gridded):
     ]
     changes = {}  # By grid twin: a config run twice counts once.
     for name, (run, after) in searched.items():
-        twin = grid_twin(run)
-        config = _recorded_config(name)
+        twin = grid_name(run.digits, run.dim, run.kind, run.seed)
         if run.kind != "MoG-2" or twin not in gridded:
             continue
-        twin_config = _recorded_config(twin)
+        config, twin_config = _recorded_config(name), _recorded_config(twin)
         if any(
             config[key] != twin_config[key]
             for key in ("steps", "lr_schedule", "filters", "optimizer")
