@@ -54,8 +54,6 @@ SETTINGS = (
     "filters",
     "samples",
 )
-# Settings that records made before their flag existed lack, and the value those runs used.
-RECORD_DEFAULTS = {"optimizer": "adam"}
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 SEARCH_START, SEARCH_END = "<!-- search:start -->", "<!-- search:end -->"
 KINDS = {
@@ -219,34 +217,41 @@ def is_recorded(run):
     return (RECORDS / run.name / "metrics.json").exists()
 
 
-def current_settings(run, steps=None):
-    """The SETTINGS that train.py would give `run` now, under its current defaults."""
+def current_config(run, steps=None):
+    """The TrainConfig that train.py would build for `run` now, under its current defaults."""
     from hib_tf.training import cli
     from hib_tf.training.config import TrainConfig
 
     argv = [*run.train_args(), *(["--steps", str(steps)] if steps else [])]
     flags = vars(cli.parser().parse_args(argv))
     flags.pop("verbose")
-    config = json.loads(json.dumps(dataclasses.asdict(TrainConfig(**flags))))
-    return {field: config[field] for field in SETTINGS}
+    return TrainConfig(**flags)
+
+
+def _recorded_train_config(name):
+    """A record's TrainConfig: fields that it predates take their defaults, as on resume."""
+    from hib_tf.training.config import TrainConfig
+
+    return TrainConfig.from_json((RECORDS / name / "config.json").read_text())
 
 
 def _recorded_config(name):
-    """A record's config.json, with the settings that it predates filled in."""
-    return {**RECORD_DEFAULTS, **json.loads((RECORDS / name / "config.json").read_text())}
+    """A record's config as JSON values (filters a list), for the reports."""
+    return json.loads(_recorded_train_config(name).to_json())
 
 
 def stale_records(runs, steps=None):
-    """{name: [(setting, recorded, now)]} of the recorded runs that train.py would now train
-    differently: records made before a default changed, which skipping would pass off as
-    current.
+    """{name: [(field, recorded, now)]} of the recorded runs that train.py would now train
+    differently (TrainConfig.differences: every field but where the run and its data live):
+    records made before a default changed, which skipping would pass off as current.
     """
     stale = {}
     for run in runs:
         if is_recorded(run):
-            recorded = _recorded_config(run.name)
-            now = current_settings(run, steps)
-            changes = [(f, recorded.get(f), now[f]) for f in SETTINGS if recorded.get(f) != now[f]]
+            recorded, now = _recorded_train_config(run.name), current_config(run, steps)
+            changes = [
+                (f, getattr(recorded, f), getattr(now, f)) for f in recorded.differences(now)
+            ]
             if changes:
                 stale[run.name] = changes
     return stale

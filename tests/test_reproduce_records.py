@@ -82,13 +82,15 @@ def test_a_record_made_under_other_train_py_defaults_is_named_and_not_passed_off
     record = reproduce.RECORDS / run.name
     record.mkdir(parents=True)
     (record / "metrics.json").write_text("{}")
-    settings = reproduce.current_settings(run)
+    settings = json.loads(reproduce.current_config(run).to_json())
     (record / "config.json").write_text(json.dumps(settings))
     assert reproduce.stale_records([run]) == {}
     # Made before --optimizer existed: it trained with Adam, the default, so it is current.
     del settings["optimizer"]
     (record / "config.json").write_text(json.dumps(settings))
     assert reproduce.stale_records([run]) == {}
+    (record / "config.json").write_text(json.dumps({**settings, "beta": 0.5}))
+    assert reproduce.stale_records([run]) == {run.name: [("beta", 0.5, settings["beta"])]}
     (record / "config.json").write_text(json.dumps({**settings, "learning_rate": 1.0}))
     now = settings["learning_rate"]
     assert reproduce.stale_records([run]) == {run.name: [("learning_rate", 1.0, now)]}
